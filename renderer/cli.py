@@ -1,0 +1,298 @@
+"""The `render` command.
+
+    render [OPTIONS] SPEC [ASSET ...]   render the project (or only these assets and what they need)
+    render validate SPEC                check the project file without rendering
+    render plan SPEC [ASSET ...]        what would run, what is cached, estimated cost (same as --dry-run)
+
+Exit status: 0 all done, 1 an asset failed (or --check found work), 2 bad spec or usage, 130 interrupted.
+Imports stay lazy: a no-op re-render loads nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from renderer import __version__
+
+COMMANDS = ("validate", "plan", "render")
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"render {command}" if command != "render" else "render",
+        description={
+            "render": "Render the media assets a YAML project file describes.",
+            "validate": "Check a project file and report every problem in it.",
+            "plan": "Show what a render would generate, what is cached, and the estimated cost.",
+        }[command],
+        epilog="Commands: render validate SPEC | render plan SPEC. "
+               "Exit status: 0 done, 1 an asset failed or --check found work, 2 bad spec or usage, 130 interrupted.",
+    )
+    parser.add_argument("spec", help="the project file (YAML)")
+    if command == "validate":
+        parser.add_argument("--json", action="store_true", help="print the problems as JSON on stdout")
+        return parser
+    parser.add_argument("assets", nargs="*", metavar="ASSET", help="render only these assets and what they need")
+    parser.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="at most N jobs at once (default 8)")
+    parser.add_argument("-k", "--keep-going", action="store_true",
+                        help="after a failure, skip only what needs the failed asset and finish the rest")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: out/ beside the spec)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $RENDER_CACHE_DIR, "
+                                                           "else $XDG_CACHE_HOME/render)")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    parser.add_argument("-v", "--verbose", action="store_true", help="a line for every asset, cached ones too")
+    if command == "render":
+        modes = parser.add_mutually_exclusive_group()
+        modes.add_argument("-n", "--dry-run", action="store_true",
+                           help="show what would run and what is cached; call no provider")
+        modes.add_argument("--check", action="store_true",
+                           help="exit 1 if anything would be generated or the lockfile is out of date")
+        modes.add_argument("--locked", action="store_true",
+                           help="render from the cache only, verifying every output against the lockfile")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-V", "--version"):
+        print(f"render {__version__}")
+        return 0
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "render"
+    if not argv and command == "render":
+        _parser("render").print_help()
+        return 2
+    try:
+        args = _parser(command).parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    try:
+        if command == "validate":
+            return _validate(args)
+        mode = "plan" if command == "plan" or args.dry_run else "check" if args.check else "locked" if args.locked else "render"
+        return _render(args, mode)
+    except KeyboardInterrupt:
+        print("render: interrupted. Finished assets are saved in the cache and the lockfile; "
+              "the next run picks up where this one stopped.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        from renderer.errors import RenderError
+
+        if isinstance(exc, RenderError):
+            _print_error(exc, getattr(args, "json", False))
+            return exc.exit_status
+        raise
+
+
+def _print_error(exc: Exception, json_mode: bool) -> None:
+    from renderer.errors import SpecError
+
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        files = sorted({p.file for p in exc.problems})
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} in {', '.join(files)}; nothing was rendered.", file=sys.stderr)
+        if json_mode:
+            import json
+
+            print(json.dumps({"status": "invalid", "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]}))
+    else:
+        print(f"render: error: {exc}", file=sys.stderr)
+
+
+def _cache_dir(args: argparse.Namespace) -> Path:
+    if args.cache_dir:
+        return Path(args.cache_dir).expanduser().resolve()
+    from renderer.store.cache import default_cache_dir
+
+    return default_cache_dir().resolve()
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from renderer.spec.resolve import load_project
+
+    project = load_project(Path(args.spec), args.spec)
+    if args.json:
+        import json
+
+        print(json.dumps({"status": "valid", "assets": list(project.assets)}))
+    else:
+        print(f"{args.spec}: valid, {len(project.assets)} asset{'s' if len(project.assets) != 1 else ''}.")
+    return 0
+
+
+def _render(args: argparse.Namespace, mode: str) -> int:
+    from renderer.errors import UsageError
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    started = time.monotonic()
+    spec = Path(args.spec)
+    cache_dir = _cache_dir(args)
+    from renderer.spec.loader import read_spec_bytes
+
+    spec_bytes = read_spec_bytes(spec, args.spec)
+    out = str(Path(args.out).resolve()) if args.out else None
+    stream = sys.stderr if args.json else sys.stdout
+
+    from renderer.store.projectlock import ProjectLock
+    from renderer.store.state import state_path
+
+    with ProjectLock(state_path(cache_dir, spec).with_suffix(".lock"), args.spec):
+        from renderer.fastpath import try_noop
+
+        noop = try_noop(spec, spec_bytes, cache_dir, out, args.assets, __version__)
+        if noop is not None:
+            return _report_noop(noop, args, mode, stream, started)
+        return _render_slow(args, mode, spec, spec_bytes, cache_dir, out, stream, started)
+
+
+def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, started: float) -> int:
+    manifest = None
+    if mode in ("render", "locked"):
+        from renderer.fastpath import write_noop_manifest
+
+        manifest = write_noop_manifest(noop)
+    elapsed = time.monotonic() - started
+    if args.json:
+        import json
+
+        status = "cached"
+        assets = {n: {"status": status, "path": str(noop.out_dir / noop.assets[n][0]), "sha256": noop.assets[n][4]}
+                  for n in noop.names}
+        totals = {"generated": 0, "cached": len(noop.names), "failed": 0, "skipped": 0}
+        if mode in ("plan", "check"):
+            totals = {"generate": 0, "cached": len(noop.names)}
+        document = {"status": "ok", "mode": mode, "project": noop.project, "assets": assets, "totals": totals,
+                    "manifest": str(manifest) if manifest else None, "elapsed": round(elapsed, 3)}
+        if mode in ("plan", "check"):
+            document.update(estimated_cost_usd=0.0, lock_current=True)
+        print(json.dumps(document))
+    elif not args.quiet:
+        if mode == "check":
+            print(f"{args.spec}: up to date; nothing would be generated ({len(noop.names)} cached).", file=stream)
+        elif mode == "plan":
+            print(f"{args.spec}: nothing to generate; {len(noop.names)} cached.", file=stream)
+        else:
+            print(f"{len(noop.names)} cached, nothing to generate ({elapsed:.2f}s). Outputs in {_rel(noop.out_dir)}",
+                  file=stream)
+    return 0
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _render_slow(args: argparse.Namespace, mode: str, spec: Path, spec_bytes: bytes, cache_dir: Path,
+                 out: str | None, stream: Any, started: float) -> int:
+    from renderer.engine.render import RenderOptions, run_project
+    from renderer.report import make_reporter
+    from renderer.spec.resolve import load_project
+
+    project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+    options = RenderOptions(cache_dir=cache_dir, mode=mode, jobs=args.jobs, keep_going=args.keep_going,
+                            selection=list(args.assets), version=__version__)
+    quiet = args.quiet or mode in ("plan", "check")
+    reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
+    result = run_project(project, options, reporter, spec_bytes)
+    elapsed = time.monotonic() - started
+    if mode in ("plan", "check"):
+        return _report_plan(project, result, args, mode, stream, elapsed)
+    return _report_render(project, result, args, stream, elapsed)
+
+
+def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str, stream: Any, elapsed: float) -> int:
+    outcomes = list(result.outcomes.values())
+    to_make = [o for o in outcomes if o.status == "generate"]
+    costs = [o.cost_usd for o in to_make]
+    known_cost = sum(c for c in costs if c is not None)
+    unknown_cost = sum(1 for c in costs if c is None)
+    if args.json:
+        import json
+
+        print(json.dumps({
+            "status": "ok" if not to_make and result.lock_current else "work",
+            "mode": mode, "project": project.name,
+            "assets": {o.name: {"status": o.status, "provider": o.provider, "key": o.key, "cost_usd": o.cost_usd,
+                                "path": str(project.output_dir / o.output) if o.output else None, "sha256": o.sha256}
+                       for o in outcomes},
+            "totals": {"generate": len(to_make), "cached": len(outcomes) - len(to_make)},
+            "estimated_cost_usd": round(known_cost, 6), "cost_unknown": unknown_cost,
+            "lock_current": result.lock_current, "lock_problems": result.lock_problems,
+            "elapsed": round(elapsed, 3)}))
+    elif not args.quiet:
+        for o in to_make:
+            cost = f"~${o.cost_usd:.4f}" if o.cost_usd else ("free" if o.cost_usd == 0 else "cost unknown")
+            after = f" ({o.error})" if o.error else ""
+            print(f"  generate  {o.name} [{o.provider}] {cost}{after}", file=stream)
+        if args.verbose:
+            for o in outcomes:
+                if o.status == "cached":
+                    print(f"  cached    {o.name}", file=stream)
+        for problem in result.lock_problems:
+            print(f"  lockfile  {problem}", file=stream)
+        cost_text = f"estimated cost ${known_cost:.4f}" + (f" + {unknown_cost} unknown" if unknown_cost else "")
+        print(f"{len(to_make)} to generate, {len(outcomes) - len(to_make)} cached; {cost_text}.", file=stream)
+    if mode == "check":
+        if to_make or not result.lock_current:
+            if not args.json:
+                print(f"{args.spec}: not up to date.", file=sys.stderr)
+            return 1
+        if not args.json and not args.quiet:
+            print(f"{args.spec}: up to date; nothing would be generated.", file=stream)
+    return 0
+
+
+def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: Any, elapsed: float) -> int:
+    outcomes = list(result.outcomes.values())
+    totals = {s: result.count(s) for s in ("generated", "cached", "failed", "skipped")}
+    interrupted = result.count("interrupted")
+    if args.json:
+        import json
+
+        print(json.dumps({
+            "status": "ok" if not totals["failed"] and not totals["skipped"] and not interrupted else "failed",
+            "mode": "render", "project": project.name,
+            "assets": {o.name: {k: v for k, v in {
+                "status": o.status, "path": str(project.output_dir / o.output) if o.output else None,
+                "sha256": o.sha256, "error": o.error, "cost_usd": o.cost_usd}.items() if v is not None}
+                for o in outcomes},
+            "totals": totals, "manifest": str(result.manifest) if result.manifest else None,
+            "elapsed": round(elapsed, 3)}))
+    if not args.quiet:
+        parts = [f"{totals['generated']} generated", f"{totals['cached']} cached"]
+        if totals["failed"]:
+            parts.append(f"{totals['failed']} failed")
+        if totals["skipped"]:
+            parts.append(f"{totals['skipped']} skipped")
+        print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
+        finals = _final_outputs(project, result)
+        for name in finals:
+            print(f"  {name}: {_rel(project.output_dir / project.assets[name].output)}", file=stream)
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        print(f"render: asset '{o.name}' failed: {o.error}", file=sys.stderr)
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    if skipped:
+        print(f"render: {len(skipped)} asset{'s' if len(skipped) != 1 else ''} skipped: "
+              + ", ".join(o.name for o in skipped[:10]) + (" ..." if len(skipped) > 10 else ""), file=sys.stderr)
+    return 1 if failed or skipped else 0
+
+
+def _final_outputs(project: Any, result: Any) -> list[str]:
+    """The assets nothing else uses (the finished products), when there are few of them."""
+    used = {d for deps in project.deps().values() for d in deps}
+    finals = [n for n, o in result.outcomes.items() if o.ok and n not in used]
+    return finals if len(finals) <= 5 else []

@@ -1,0 +1,1 @@
+"""The engine: graph, plan, scheduler, executor and the render run that ties them together."""

@@ -1,0 +1,112 @@
+"""Executors run generation jobs that the scheduler hands them.
+
+``LocalExecutor`` drives a provider in this process: upload, submit (journaled for paid providers), poll
+with backoff, fetch into scratch space. A distributed executor (Dask, say) implements the same
+``execute`` and returns the same ``Generated``; the engine does not change.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from renderer.engine.journal import Journal
+from renderer.errors import ProviderError
+from renderer.providers.base import Job, JobRequest, JobState, Provider, ProviderContext
+from renderer.spec.model import ProviderSettings
+from renderer.store.atomic import sha256_file
+
+
+@dataclass
+class GenerateTask:
+    provider: str  # the provider block's name
+    request: JobRequest
+
+
+@dataclass
+class Generated:
+    path: Path  # in scratch space on the cache's filesystem; the engine moves it into the store
+    sha256: str
+    bytes: int
+    job: Job
+    resumed: bool
+
+
+class Executor(Protocol):
+    async def execute(self, task: GenerateTask) -> Generated: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ProviderPool:
+    """One provider instance per provider block, made when first needed."""
+
+    def __init__(self, settings: dict[str, ProviderSettings], context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+        self._instances: dict[str, Provider] = {}
+
+    def settings_for(self, name: str) -> ProviderSettings:
+        return self.settings.get(name) or ProviderSettings(name, name, {})
+
+    def get(self, name: str) -> Provider:
+        if name not in self._instances:
+            from renderer.providers.registry import provider_class
+
+            block = self.settings_for(name)
+            self._instances[name] = provider_class(block.use)(block, self.context)
+        return self._instances[name]
+
+    async def aclose(self) -> None:
+        for provider in self._instances.values():
+            await provider.aclose()
+
+
+class LocalExecutor:
+    def __init__(self, providers: ProviderPool, journal: Journal, scratch: Path) -> None:
+        self.providers = providers
+        self.journal = journal
+        self.scratch = scratch
+
+    async def execute(self, task: GenerateTask) -> Generated:
+        provider = self.providers.get(task.provider)
+        options = self.providers.settings_for(task.provider).options
+        request = task.request
+        entry = None if provider.free else self.journal.get(request.key)
+        resumed = entry is not None and entry.get("provider") == task.provider
+        if resumed:
+            job = Job(id=entry["job_id"], state=JobState.QUEUED, data=entry.get("data") or {})
+            job = await provider.poll(job)
+        else:
+            for item in request.inputs:
+                item.url = await provider.upload(item)
+            job = await provider.submit(request)
+            if not provider.free:
+                self.journal.record(request.key, {"provider": task.provider, "job_id": job.id, "asset": request.asset,
+                                                  "submitted_at": time.time(), "data": job.data})
+        delay = float(options.get("poll_interval", 2.0))
+        ceiling = float(options.get("max_poll_interval", 30.0))
+        while not job.state.terminal:
+            await anyio.sleep(delay)
+            delay = min(delay * 1.5, ceiling)
+            job = await provider.poll(job)
+        if job.state is not JobState.SUCCEEDED:
+            self.journal.remove(request.key)
+            raise ProviderError(request.asset, task.provider, job.error_code or job.state.value,
+                                job.error or f"the job ended as {job.state.value}")
+        dest = self.scratch / f"{uuid.uuid4().hex}{request.output_format}"
+        try:
+            await provider.fetch(job, dest)
+            digest, size = await anyio.to_thread.run_sync(sha256_file, dest)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        return Generated(dest, digest, size, job, resumed)
+
+    async def aclose(self) -> None:
+        await self.providers.aclose()

@@ -1,0 +1,1 @@
+"""Media helpers: media types, probing and ffmpeg."""

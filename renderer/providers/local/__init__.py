@@ -1,0 +1,107 @@
+"""The embedded provider: real media made offline, with no keys and no network.
+
+Every generator is deterministic: the same request gives the same bytes in any process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio.to_thread
+
+from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
+from renderer.spec.model import Asset, ProviderSettings
+
+SUPPORTED_FORMATS = {
+    "image": {".png", ".jpg", ".jpeg", ".webp"},
+    "video": {".mp4"},
+    "music": {".wav", ".flac", ".mp3"},
+    "speech": {".wav", ".flac", ".mp3"},
+    "upscale": {".png", ".jpg", ".jpeg", ".webp", ".mp4"},
+    "compose": {".mp4"},
+}
+
+
+def speech_engine() -> str | None:
+    return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+class LocalProvider:
+    name: ClassVar[str] = "local"
+    free: ClassVar[bool] = True
+    deterministic: ClassVar[bool] = True
+    recipe_version: ClassVar[str] = "local-1"
+
+    def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def check(cls, asset: Asset, assets: dict[str, Asset]) -> list[str]:
+        if asset.type == "lipsync":
+            return ["the local provider cannot lipsync; set 'provider:' to a remote provider such as varg for this asset"]
+        problems = []
+        formats = SUPPORTED_FORMATS[asset.type]
+        if asset.output_format not in formats:
+            problems.append(f"the local provider writes {asset.type} as {', '.join(sorted(formats))}, "
+                            f"not '{asset.output_format}'; change 'output'")
+        if asset.type == "speech" and speech_engine() is None:
+            problems.append("offline speech needs espeak-ng: install it (apt-get install espeak-ng, "
+                            "brew install espeak-ng) or set a remote provider for this asset")
+        if asset.type == "upscale" and len(asset.inputs) != 1:
+            problems.append("upscale takes exactly one input (the image or video to enlarge)")
+        if asset.type == "upscale" and not any(k in asset.params for k in ("width", "height", "scale")):
+            problems.append("upscale needs 'scale' (for example 2) or a target 'width' / 'height'")
+        for ref in asset.inputs:
+            source = assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
+            if asset.type == "compose" and ref.slot.startswith("clips.") and Path(source).suffix.lower() not in (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg"):
+                problems.append(f"clip '{ref.target}' is not a video or image")
+        return problems
+
+    async def upload(self, item: InputFile) -> str:
+        return item.path.as_uri()
+
+    async def submit(self, request: JobRequest) -> Job:
+        # The job id comes from the cache key, so the lockfile is the same on every machine.
+        job_id = "local-" + request.key.removeprefix("sha256:")[:16]
+        out = self.context.scratch / f"{job_id}-{uuid.uuid4().hex[:8]}{request.output_format}"
+        try:
+            await anyio.to_thread.run_sync(_generate, request, out)
+        except Exception as exc:
+            out.unlink(missing_ok=True)
+            return Job(id=job_id, state=JobState.FAILED, error_code=type(exc).__name__, error=str(exc))
+        return Job(id=job_id, state=JobState.SUCCEEDED, resolved_model=f"local:{request.type}",
+                   output_url=out.as_uri(), data={"path": str(out)}, cost_usd=0.0)
+
+    async def poll(self, job: Job) -> Job:
+        return job
+
+    async def fetch(self, job: Job, dest: Path) -> None:
+        os.replace(job.data["path"], dest)
+
+    async def cancel(self, job: Job) -> None:
+        Path(job.data.get("path", "")).unlink(missing_ok=True)
+
+    async def estimate(self, request: JobRequest) -> float | None:
+        return 0.0
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _generate(request: JobRequest, out: Path) -> None:
+    from renderer.providers.local import audio, image, video
+
+    generators: dict[str, Any] = {
+        "image": image.make_image,
+        "music": audio.make_music,
+        "speech": audio.make_speech,
+        "video": video.make_video,
+        "upscale": video.make_upscale,
+        "compose": video.make_compose,
+    }
+    generators[request.type](request, out)

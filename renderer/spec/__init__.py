@@ -1,0 +1,1 @@
+"""The project file: loading (loader), schema checks (schema), resolution (resolve) into the model (model)."""

@@ -1,0 +1,149 @@
+"""Read a YAML project file into plain data, remembering where every value stands.
+
+Only the slow path uses this: a spec whose bytes are unchanged since the last run is never parsed
+(see ``renderer.store.state``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from renderer.errors import Problem, SpecError
+
+Path_ = tuple[str | int, ...]
+Marks = dict[Path_, tuple[int, int]]
+
+MAX_NODES = 1_000_000
+MAX_DEPTH = 64
+MAX_BYTES = 50 * 1024 * 1024
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class _Walker:
+    """Turns a composed node tree into Python data; notes marks, refuses duplicates and alias bombs."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: Marks = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, message))
+
+    def walk(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(node, f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise _TooBig(node, f"the document nests deeper than {MAX_DEPTH} levels")
+        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.scalar_key(key_node)
+                if key is None:
+                    continue
+                if key in result:
+                    first = self.marks.get((*path, key), (0, 0))[0]
+                    self.problem(key_node, f"duplicate key '{key}' (first given on line {first}); remove one of them")
+                    continue
+                self.marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                result[key] = self.walk(value_node, (*path, key), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problem(node, f"cannot read this value: {getattr(exc, 'problem', exc)}")
+            return None
+
+    def scalar_key(self, node: yaml.Node) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, "a key must be plain text, not a list or mapping")
+            return None
+        value = self.constructor.construct_object(node)
+        if not isinstance(value, str):
+            # YAML reads `1:` or `yes:` as a number or boolean; keys are names, so keep the text.
+            value = node.value
+        return value
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        self.node = node
+        self.message = message
+
+
+def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any, Marks]:
+    """Parse ``path`` (or ``data``) into plain data and a map from value path to (line, column)."""
+    if data is None:
+        data = read_spec_bytes(path, display)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError([Problem(display, line, 1, "the file is not UTF-8 text; save it as UTF-8")]) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise SpecError([Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")])
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecError([Problem(display, line, column, _yaml_message(exc, text, line))]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(display, 1, 1, f"this is not valid YAML: {exc}")]) from None
+    if node is None:
+        raise SpecError([Problem(display, 1, 1, "the file holds no YAML document")])
+    walker = _Walker(display)
+    try:
+        data_out = walker.walk(node, (), 0)
+    except _TooBig as exc:
+        mark = exc.node.start_mark
+        raise SpecError([Problem(display, mark.line + 1, mark.column + 1, exc.message)]) from None
+    except RecursionError:
+        raise SpecError([Problem(display, 1, 1, "the document nests too deeply")]) from None
+    if walker.problems:
+        raise SpecError(walker.problems)
+    return data_out, walker.marks
+
+
+def read_spec_bytes(path: Path, display: str) -> bytes:
+    try:
+        if path.is_dir():
+            raise SpecError([Problem(display, 1, 1, "this is a directory; give the project's YAML file")])
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError([Problem(display, 1, 1, f"the file is {size:,} bytes; a project file may be at most {MAX_BYTES:,}")])
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(display, 1, 1, "no such file; check the path")]) from None
+    except PermissionError:
+        raise SpecError([Problem(display, 1, 1, "permission denied reading this file")]) from None
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:
+    problem = exc.problem or "cannot parse"
+    lines = text.splitlines()
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in source[: len(source) - len(source.lstrip())] or "found character '\\t'" in problem:
+        return "a tab is used for indentation; YAML needs spaces"
+    hint = ""
+    if "mapping values are not allowed" in problem:
+        hint = "; a value with ': ' in it needs quotes"
+    elif "could not find expected ':'" in problem:
+        hint = "; a key needs ': ' after it"
+    return f"this is not valid YAML: {problem}{hint}"

@@ -1,0 +1,86 @@
+"""What a project file means once it is loaded, checked and resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ASSET_TYPES = ("image", "video", "music", "speech", "lipsync", "upscale", "compose")
+
+# Output format by asset type when the spec names no output file.
+DEFAULT_EXTENSION = {
+    "image": ".png",
+    "video": ".mp4",
+    "music": ".wav",
+    "speech": ".wav",
+    "lipsync": ".mp4",
+    "upscale": ".png",
+    "compose": ".mp4",
+}
+
+# Fields that never change what a provider makes, so they stay out of the cache key.
+NOT_IN_RECIPE = frozenset({"type", "provider", "model", "seed", "output", "matrix", "inputs"})
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """One input of an asset: another asset's output or a file in the project."""
+
+    slot: str  # "0", "1" for a list; the key for a mapping; "clips.0", "audio" for compose
+    kind: str  # "asset" or "file"
+    target: str  # asset name, or file path relative to the project directory (posix)
+
+
+@dataclass
+class Asset:
+    name: str
+    type: str
+    provider: str  # the provider block's name (settings), which may `use` another implementation
+    model: str | None
+    seed: int | None
+    params: dict[str, Any]  # every other field that can change the result
+    inputs: list[InputRef]
+    output: str  # relative posix path inside the output directory
+    line: int = 0
+    entry: str = ""  # the spec entry this came from (differs from name for matrix variants)
+
+    @property
+    def output_format(self) -> str:
+        return Path(self.output).suffix.lower()
+
+    def depends_on(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for ref in self.inputs:
+            if ref.kind == "asset":
+                seen.setdefault(ref.target, None)
+        return list(seen)
+
+
+@dataclass
+class ProviderSettings:
+    name: str
+    use: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.options.get("max_concurrency")
+
+
+@dataclass
+class Project:
+    path: Path  # the spec file, absolute
+    display: str  # the spec file as the user named it, for messages
+    root: Path  # the directory of the spec file; file inputs are relative to it
+    name: str
+    output_dir: Path
+    providers: dict[str, ProviderSettings]
+    assets: dict[str, Asset]  # in spec order
+    line_of: dict[str, int] = field(default_factory=dict)
+
+    def deps(self) -> dict[str, list[str]]:
+        return {name: asset.depends_on() for name, asset in self.assets.items()}
+
+    def file_inputs(self) -> list[str]:
+        return sorted({ref.target for a in self.assets.values() for ref in a.inputs if ref.kind == "file"})

@@ -1,0 +1,373 @@
+"""Turn checked project data into a Project: defaults, ${...} values, matrix variants, inputs, outputs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from renderer.errors import Problem, SpecError
+from renderer.spec.loader import Marks, Path_, load_yaml
+from renderer.spec.model import ASSET_TYPES, DEFAULT_EXTENSION, NOT_IN_RECIPE, Asset, InputRef, Project, ProviderSettings
+from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data
+
+_PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_COMMON_DEFAULTS = ("provider", "model", "seed", "provider_options")
+
+
+class _Problems:
+    def __init__(self, display: str, marks: Marks) -> None:
+        self.display = display
+        self.marks = marks
+        self.items: list[Problem] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        line, column = locate(self.marks, path)
+        self.items.append(Problem(self.display, line, column, message))
+
+
+def load_project(path: Path, display: str | None = None, data: bytes | None = None, out_dir: Path | None = None) -> Project:
+    """Load, check and resolve a project file. Raises SpecError listing every problem found."""
+    display = display or str(path)
+    raw, marks = load_yaml(path, display, data)
+    problems = _Problems(display, marks)
+    if not isinstance(raw, dict):
+        raise SpecError([Problem(display, 1, 1, "a project file must be a mapping with 'version' and 'assets'")])
+    problems.items.extend(validate_data(raw, marks, display))
+    bad_assets = {p for p in _assets_with_problems(problems.items, raw, marks)}
+    if problems.items and not isinstance(raw.get("assets"), dict):
+        raise SpecError(problems.items)
+
+    root = path.resolve().parent
+    defaults = raw.get("defaults") or {}
+    _check_type_defaults(defaults, marks, display, problems)
+    settings = _provider_settings(raw.get("providers") or {})
+    variables = raw.get("vars") or {}
+
+    assets: dict[str, Asset] = {}
+    line_of: dict[str, int] = {}
+    known_names = set()
+    entries: dict[str, Any] = raw.get("assets") or {}
+    expanded: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    for entry, body in entries.items():
+        if not isinstance(body, dict) or entry in bad_assets:
+            known_names.add(entry)
+            continue
+        for name, matrix_values in _variants(entry, body, problems):
+            if name in known_names:
+                problems.add(("assets", entry), f"asset '{entry}': the name '{name}' is used twice; rename one of them")
+                continue
+            known_names.add(name)
+            expanded.append((entry, name, body, matrix_values))
+
+    outputs: dict[str, str] = {}
+    expanded_outputs = {name: _planned_output(name, body) for _, name, body, _ in expanded}
+    for entry, name, body, matrix_values in expanded:
+        asset = _build_asset(entry, name, body, matrix_values, defaults, variables, problems)
+        if asset is None:
+            continue
+        asset.line = locate(marks, ("assets", entry))[0]
+        line_of[name] = asset.line
+        _resolve_inputs(asset, entry, known_names, root, problems)
+        if asset.type == "upscale" and "output" not in body and asset.inputs:
+            asset.output = f"{name}{_source_extension(asset.inputs[0], expanded_outputs)}"
+        _check_output(asset, entry, outputs, problems)
+        if asset.provider not in settings and not _is_known_provider(asset.provider):
+            known = sorted(set(settings) | set(_provider_names()))
+            problems.add(("assets", entry, "provider") if "provider" in body else ("assets", entry),
+                         f"asset '{name}': unknown provider '{asset.provider}'{did_you_mean(asset.provider, known)} "
+                         f"(known: {', '.join(known)})")
+        assets[name] = asset
+
+    from renderer.engine.dag import find_cycle
+
+    cycle = find_cycle({n: a.depends_on() for n, a in assets.items()})
+    if cycle:
+        first = cycle[0]
+        entry = assets[first].entry
+        shown = " -> ".join([*cycle, cycle[0]])
+        message = (f"asset '{first}' needs itself as an input" if len(cycle) == 1
+                   else f"assets depend on each other in a cycle: {shown}; remove one of these inputs")
+        problems.add(("assets", entry, "inputs"), message)
+
+    if not problems.items:
+        _provider_checks(assets, settings, problems)
+    if problems.items:
+        raise SpecError(problems.items)
+
+    output_dir = out_dir if out_dir is not None else root / str(raw.get("output_dir") or "out")
+    return Project(
+        path=path.resolve(),
+        display=display,
+        root=root,
+        name=str(raw.get("name") or path.stem),
+        output_dir=output_dir.resolve(),
+        providers=settings,
+        assets=assets,
+        line_of=line_of,
+    )
+
+
+def _assets_with_problems(items: list[Problem], raw: dict[str, Any], marks: Marks) -> set[str]:
+    lines = {p.line for p in items}
+    bad = set()
+    entries = raw.get("assets")
+    if not isinstance(entries, dict):
+        return bad
+    names = list(entries)
+    starts = [marks.get(("assets", n), (0, 0))[0] for n in names]
+    for i, name in enumerate(names):
+        end = starts[i + 1] if i + 1 < len(starts) else 1 << 30
+        if any(starts[i] <= line < end for line in lines):
+            bad.add(name)
+    return bad
+
+
+def _check_type_defaults(defaults: dict[str, Any], marks: Marks, display: str, problems: _Problems) -> None:
+    for asset_type in ASSET_TYPES:
+        block = defaults.get(asset_type)
+        if isinstance(block, dict):
+            for problem in validate_data({"type": asset_type, **block}, marks, display, ("defaults", asset_type)):
+                if "is required" not in problem.message:
+                    problems.items.append(problem)
+
+
+def _provider_settings(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
+    settings = {"local": ProviderSettings("local", "local", {})}
+    for name, block in raw.items():
+        if isinstance(block, dict):
+            settings[name] = ProviderSettings(name, str(block.get("use") or name), dict(block))
+    return settings
+
+
+def _provider_names() -> list[str]:
+    from renderer.providers.registry import provider_names
+
+    return provider_names()
+
+
+def _is_known_provider(name: str) -> bool:
+    return name in _provider_names()
+
+
+def _slug(value: Any) -> str:
+    text = str(value).lower() if not isinstance(value, bool) else str(value).lower()
+    text = text.replace(":", "x")
+    text = re.sub(r"[^a-z0-9._]+", "-", text).strip("-.")
+    return text or "x"
+
+
+def _variants(entry: str, body: dict[str, Any], problems: _Problems) -> list[tuple[str, dict[str, Any]]]:
+    matrix = body.get("matrix")
+    if not matrix:
+        return [(entry, {})]
+    keys = list(matrix)
+    variants = []
+    seen: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*(matrix[k] for k in keys)):
+        values = dict(zip(keys, combo))
+        name = "-".join([entry, *(_slug(v) for v in combo)])
+        if name in seen:
+            problems.add(("assets", entry, "matrix"),
+                         f"asset '{entry}': matrix values {seen[name]} and {values} both make the name '{name}'; make the values differ by more than punctuation or case")
+            continue
+        if len(name) > 100:
+            problems.add(("assets", entry, "matrix"), f"asset '{entry}': the variant name '{name[:40]}...' would be longer than 100 characters; use shorter matrix values")
+            continue
+        seen[name] = values
+        variants.append((name, values))
+    return variants
+
+
+def _interpolate(value: Any, context: dict[str, Any], path: Path_, problems: _Problems, asset: str) -> Any:
+    if isinstance(value, str):
+        if "$" not in value:
+            return value
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name = match.group(1).strip()
+            if name in context:
+                return str(context[name])
+            choices = sorted(context)
+            problems.add(path, f"asset '{asset}': '${{{name}}}' names nothing known{did_you_mean(name, choices)} "
+                               f"(known: {', '.join(choices) or 'none'}; write $$ for a literal $)")
+            return match.group(0)
+
+        return _PLACEHOLDER.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, context, (*path, k), problems, asset) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, context, (*path, i), problems, asset) for i, v in enumerate(value)]
+    return value
+
+
+def _build_asset(entry: str, name: str, body: dict[str, Any], matrix_values: dict[str, Any],
+                 defaults: dict[str, Any], variables: dict[str, Any], problems: _Problems) -> Asset | None:
+    asset_type = body["type"]
+    allowed = keys_for_type(asset_type)
+    merged: dict[str, Any] = {k: defaults[k] for k in _COMMON_DEFAULTS if k in defaults}
+    type_defaults = defaults.get(asset_type)
+    if isinstance(type_defaults, dict):
+        merged.update(type_defaults)
+    merged.update({k: v for k, v in body.items() if k != "matrix"})
+    for key, value in matrix_values.items():
+        if key in allowed and key not in ("type", "matrix"):
+            merged[key] = value
+    context = {f"vars.{k}": v for k, v in variables.items()}
+    context.update({f"matrix.{k}": v for k, v in matrix_values.items()})
+    context["asset"] = name
+    context["entry"] = entry
+    merged = _interpolate(merged, context, ("assets", entry), problems, name)
+
+    params = {k: v for k, v in merged.items() if k not in NOT_IN_RECIPE}
+    output = merged.get("output") or f"{name}{DEFAULT_EXTENSION[asset_type]}"
+    asset = Asset(
+        name=name,
+        type=asset_type,
+        provider=str(merged.get("provider") or "local"),
+        model=merged.get("model"),
+        seed=merged.get("seed"),
+        params=params,
+        inputs=[],
+        output=str(output),
+        entry=entry,
+    )
+    asset.params["_raw_inputs"] = _raw_inputs(merged)
+    return asset
+
+
+def _planned_output(name: str, body: dict[str, Any]) -> str:
+    return str(body.get("output") or f"{name}{DEFAULT_EXTENSION[body['type']]}")
+
+
+def _source_extension(ref: InputRef, outputs: dict[str, str]) -> str:
+    source = outputs.get(ref.target, "") if ref.kind == "asset" else ref.target
+    suffix = PurePosixPath(source).suffix.lower()
+    return suffix if suffix in (".png", ".jpg", ".jpeg", ".webp", ".mp4", ".mov", ".webm") else ".png"
+
+
+def _raw_inputs(merged: dict[str, Any]) -> list[tuple[str, Any, Path_]]:
+    """(slot, reference, path-in-document) for every input, in order."""
+    found: list[tuple[str, Any, Path_]] = []
+    inputs = merged.get("inputs")
+    if isinstance(inputs, list):
+        found += [(str(i), ref, ("inputs", i)) for i, ref in enumerate(inputs)]
+    elif isinstance(inputs, dict):
+        found += [(str(k), ref, ("inputs", k)) for k, ref in inputs.items()]
+    for i, clip in enumerate(merged.get("clips") or []):
+        found.append((f"clips.{i}", clip, ("clips", i)))
+    for key in ("audio", "voiceover"):
+        if key in merged:
+            found.append((key, merged[key], (key,)))
+    return found
+
+
+def _resolve_inputs(asset: Asset, entry: str, known: set[str], root: Path, problems: _Problems) -> None:
+    raw = asset.params.pop("_raw_inputs")
+    clips: list[dict[str, Any]] = []
+    for slot, ref, where in raw:
+        path = ("assets", entry, *where)
+        kind, target = _classify(ref, known)
+        if isinstance(ref, dict) and slot.startswith("clips."):
+            trim = {k: ref[k] for k in ("from", "to") if k in ref}
+            if "from" in trim and "to" in trim and trim["to"] <= trim["from"]:
+                problems.add(path, f"asset '{asset.name}': clip {slot[6:]} ends ('to: {trim['to']}') before it starts ('from: {trim['from']}')")
+            clips.append(trim)
+        elif slot.startswith("clips."):
+            clips.append({})
+        if target is None:
+            problems.add(path, f"asset '{asset.name}': clip {slot[6:]} needs 'asset' or 'file'")
+            continue
+        if kind == "asset-explicit" and target not in known:
+            problems.add(path, f"asset '{asset.name}': unknown asset '{target}'{did_you_mean(target, sorted(known))}")
+            continue
+        if kind in ("asset", "asset-explicit"):
+            if target == asset.name:
+                problems.add(path, f"asset '{asset.name}' needs itself as an input; name another asset or a file")
+                continue
+            asset.inputs.append(InputRef(slot, "asset", target))
+            continue
+        relative = _check_file(asset.name, target, kind == "file", known, root, path, problems)
+        if relative is not None:
+            asset.inputs.append(InputRef(slot, "file", relative))
+    if clips:
+        asset.params["clips"] = clips
+    for key in ("inputs", "audio", "voiceover"):
+        asset.params.pop(key, None)
+
+
+def _classify(ref: Any, known: set[str]) -> tuple[str, str | None]:
+    if isinstance(ref, str):
+        return ("asset", ref) if ref in known else ("guess", ref)
+    if isinstance(ref, dict):
+        if "asset" in ref:
+            return "asset-explicit", str(ref["asset"])
+        if "file" in ref:
+            return "file", str(ref["file"])
+    return "guess", None
+
+
+def _check_file(asset: str, target: str, explicit_file: bool, known: set[str], root: Path, path: Path_, problems: _Problems) -> str | None:
+    looks_like_path = explicit_file or "/" in target or "\\" in target or bool(PurePosixPath(target).suffix)
+    if not looks_like_path:
+        problems.add(path, f"asset '{asset}': unknown asset '{target}'{did_you_mean(target, sorted(known))} "
+                           f"(assets: {', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''})")
+        return None
+    if os.path.isabs(target) or target.startswith("\\"):
+        problems.add(path, f"asset '{asset}': input '{target}' is an absolute path; give it relative to the project file")
+        return None
+    candidate = (root / target).resolve()
+    try:
+        relative = candidate.relative_to(root)
+    except ValueError:
+        problems.add(path, f"asset '{asset}': input '{target}' is outside the project directory {root}; copy it into the project")
+        return None
+    if not candidate.is_file():
+        hint = " (it is a directory)" if candidate.is_dir() else ""
+        close = did_you_mean(target, sorted(known)) if not explicit_file else ""
+        problems.add(path, f"asset '{asset}': input file '{target}' does not exist{hint}{close}; paths are relative to {root}")
+        return None
+    return relative.as_posix()
+
+
+def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _Problems) -> None:
+    output = asset.output
+    path = ("assets", entry, "output")
+    pure = PurePosixPath(output.replace("\\", "/"))
+    if os.path.isabs(output) or output.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", output):
+        problems.add(path, f"asset '{asset.name}': output '{output}' is an absolute path; give a name inside the output directory")
+        return
+    if ".." in pure.parts or not pure.name or pure.name in (".",):
+        problems.add(path, f"asset '{asset.name}': output '{output}' would leave the output directory; remove '..'")
+        return
+    if any(part.split(".")[0].lower() in _RESERVED for part in pure.parts):
+        problems.add(path, f"asset '{asset.name}': output '{output}' uses a reserved device name; choose another name")
+        return
+    if any(part.startswith(".render") for part in pure.parts):
+        problems.add(path, f"asset '{asset.name}': output '{output}' is inside render's own state folder; choose another name")
+        return
+    if not pure.suffix:
+        problems.add(path, f"asset '{asset.name}': output '{output}' has no file extension; add one such as {DEFAULT_EXTENSION[asset.type]}")
+        return
+    normal = pure.as_posix()
+    key = normal.lower()
+    if key in outputs:
+        problems.add(path, f"assets '{outputs[key]}' and '{asset.name}' both write '{normal}'; give one another 'output'")
+        return
+    outputs[key] = asset.name
+    asset.output = normal
+
+
+def _provider_checks(assets: dict[str, Asset], settings: dict[str, ProviderSettings], problems: _Problems) -> None:
+    from renderer.providers.registry import provider_class
+
+    for asset in assets.values():
+        block = settings.get(asset.provider) or ProviderSettings(asset.provider, asset.provider, {})
+        cls = provider_class(block.use)
+        for message in cls.check(asset, assets):
+            problems.add(("assets", asset.entry), f"asset '{asset.name}': {message}")

@@ -1,0 +1,170 @@
+"""Check project data against the JSON Schema and say what is wrong in plain sentences."""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from renderer.errors import Problem
+from renderer.schemas import load_schema
+from renderer.spec.loader import Marks, Path_
+
+_TYPE_NAMES = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "null": "empty",
+}
+
+
+@cache
+def _validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(load_schema("project"))
+
+
+@cache
+def keys_for_type(asset_type: str) -> tuple[str, ...]:
+    """The keys an asset of this type may have, read from the schema so there is one list."""
+    asset = load_schema("project")["definitions"]["asset"]
+    for rule in asset["allOf"]:
+        if rule["if"]["properties"]["type"]["const"] == asset_type:
+            return tuple(rule["then"]["propertyNames"]["enum"])
+    return tuple(asset["properties"])
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def locate(marks: Marks, path: Path_) -> tuple[int, int]:
+    path = tuple(path)
+    while path not in marks and path:
+        path = path[:-1]
+    return marks.get(path, (1, 1))
+
+
+def where(path: Path_) -> str:
+    """A plain name for a place in the document: "asset 'cliff'", "providers.varg", ..."""
+    if len(path) >= 2 and path[0] == "assets":
+        return f"asset '{path[1]}'"
+    if len(path) >= 2 and path[0] == "providers":
+        return f"provider '{path[1]}'"
+    if path:
+        return str(path[0])
+    return "the project"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text '{value[:40]}'"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else type(value).__name__
+
+
+def _field(path: Path_) -> str:
+    parts = list(path[2:]) if len(path) >= 2 and path[0] in ("assets", "providers") else list(path)
+    return ".".join(str(p) for p in parts)
+
+
+def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()) -> list[Problem]:
+    """Every schema problem of ``data`` (found at ``schema_path`` in the document)."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(data) if not schema_path else _asset_validator().iter_errors(data):
+        problems.extend(_explain(error, marks, display, schema_path))
+    return problems
+
+
+@cache
+def _asset_validator() -> jsonschema.Draft7Validator:
+    schema = dict(load_schema("project"))
+    schema = {**schema["definitions"]["asset"], "definitions": schema["definitions"]}
+    return jsonschema.Draft7Validator(schema)
+
+
+def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, prefix: Path_) -> list[Problem]:
+    path: Path_ = (*prefix, *error.absolute_path)
+    subject = where(path)
+    field = _field(path)
+    validator = error.validator
+    schema_path = list(error.absolute_schema_path)
+
+    def at(p: Path_, message: str) -> Problem:
+        line, column = locate(marks, p)
+        return Problem(display, line, column, message)
+
+    if validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        if len(path) == 2 and path[0] == "assets" and isinstance(error.instance, dict):
+            allowed = list(keys_for_type(str(error.instance.get("type", ""))))
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        return [at((*path, k), f"{subject}: unknown key '{k}'{did_you_mean(k, allowed)}") for k in extra]
+    if validator == "enum" and "propertyNames" in schema_path:
+        asset_type = error.parent.instance.get("type") if error.parent is not None else None
+        # jsonschema reports propertyNames problems at the object; the bad key is the instance
+        key = error.instance
+        container = path
+        if isinstance(asset_type, str):
+            allowed = keys_for_type(asset_type)
+            message = f"{subject}: '{key}' is not used by {asset_type} assets{did_you_mean(key, allowed)}"
+        else:
+            message = f"{subject}: unknown key '{key}'"
+        return [at((*container, key), message)]
+    if validator == "pattern" and "propertyNames" in schema_path:
+        return [at((*path, error.instance), f"asset name '{error.instance}' may use only letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    if validator == "maxLength" and "propertyNames" in schema_path:
+        return [at((*path, error.instance), f"asset name '{error.instance[:30]}...' is longer than 100 characters")]
+    if validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [at(path, f"{subject}: '{k}' is required" + _required_hint(k)) for k in missing]
+    if validator == "type":
+        wanted = error.validator_value
+        names = " or ".join(_TYPE_NAMES.get(w, w) for w in (wanted if isinstance(wanted, list) else [wanted]))
+        return [at(path, f"{subject}: '{field or 'value'}' must be {names}, not {_describe(error.instance)}")]
+    if validator in ("enum", "const"):
+        options = error.validator_value if validator == "enum" else [error.validator_value]
+        shown = ", ".join(str(o) for o in options)
+        hint = did_you_mean(str(error.instance), [str(o) for o in options])
+        return [at(path, f"{subject}: '{field}' must be one of: {shown} (got {_describe(error.instance)}){hint}")]
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+        return [at(path, f"{subject}: '{field}' must be {words[validator]} {error.validator_value} (got {error.instance})")]
+    if validator in ("minLength", "minItems", "minProperties"):
+        return [at(path, f"{subject}: '{field or 'value'}' must not be empty")]
+    if validator == "maxLength":
+        return [at(path, f"{subject}: '{field}' is longer than {error.validator_value} characters")]
+    if validator == "pattern":
+        if field.endswith("aspect_ratio"):
+            return [at(path, f"{subject}: aspect_ratio must look like '16:9' (got {_describe(error.instance)})")]
+        return [at(path, f"{subject}: '{field}' does not have the expected form (got {_describe(error.instance)})")]
+    if validator == "oneOf" and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        if best.validator == "type" and "ref" in str(error.schema) or field.split(".")[0] in ("inputs", "clips", "audio", "voiceover"):
+            return [at(path, f"{subject}: '{field}' must be an asset name, a file path, or {{asset: NAME}} / {{file: PATH}}")]
+        return _explain(best, marks, display, prefix)
+    return [at(path, f"{subject}: {error.message}")]
+
+
+def _required_hint(key: str) -> str:
+    return {
+        "version": "; add 'version: 1' at the top",
+        "assets": "; add an 'assets:' mapping of asset names to their settings",
+        "prompt": "; describe what to make",
+        "text": "; give the words to speak",
+        "clips": "; list the assets to put one after another",
+        "inputs": "; name the assets or files it works on",
+        "type": "; one of image, video, music, speech, lipsync, upscale, compose",
+    }.get(key, "")
