@@ -303,7 +303,13 @@ def _resolve_inputs(asset: Asset, entry: str, known: set[str], root: Path, probl
 
 def _classify(ref: Any, known: set[str]) -> tuple[str, str | None]:
     if isinstance(ref, str):
-        return ("asset", ref) if ref in known else ("guess", ref)
+        if ref in known:
+            return "asset", ref
+        # "${entry}-${matrix.aspect_ratio}" gives "hero-16:9"; the variant is named "hero-16x9"
+        variant = ref.replace(":", "x")
+        if ":" in ref and variant in known:
+            return "asset", variant
+        return "guess", ref
     if isinstance(ref, dict):
         if "asset" in ref:
             return "asset-explicit", str(ref["asset"])

@@ -117,6 +117,8 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         # jsonschema reports propertyNames problems at the object; the bad key is the instance
         key = error.instance
         container = path
+        if key not in load_schema("project")["definitions"]["asset"]["properties"]:
+            return []  # an unknown key: additionalProperties reports it once, with a suggestion
         if isinstance(asset_type, str):
             allowed = keys_for_type(asset_type)
             message = f"{subject}: '{key}' is not used by {asset_type} assets{did_you_mean(key, allowed)}"
