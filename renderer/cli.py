@@ -158,10 +158,15 @@ def _render(args: argparse.Namespace, mode: str) -> int:
 
 def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, started: float) -> int:
     manifest = None
-    if mode in ("render", "locked"):
+    if mode in ("render", "locked") and noop.whole:
         from renderer.fastpath import write_noop_manifest
 
-        manifest = write_noop_manifest(noop)
+        manifest = write_noop_manifest(noop, noop.noop_manifest)
+    elif mode in ("render", "locked"):
+        from renderer.store.manifest import render_manifest, write_manifest
+
+        entries = [{**json_entry, "status": "cached"} for json_entry in _noop_entries(noop)]
+        manifest = write_manifest(noop.out_dir, render_manifest(noop.project, noop.spec_name, entries))
     elapsed = time.monotonic() - started
     if args.json:
         import json
@@ -186,6 +191,19 @@ def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, st
             print(f"{len(noop.names)} cached, nothing to generate ({elapsed:.2f}s). Outputs in {_rel(noop.out_dir)}",
                   file=stream)
     return 0
+
+
+def _noop_entries(noop: Any) -> list[dict[str, Any]]:
+    import json
+
+    lines = noop.noop_manifest.decode().splitlines()
+    by_asset = {}
+    for line in lines:
+        line = line.strip().rstrip(",")
+        if line.startswith("{\"path\""):
+            entry = json.loads(line)
+            by_asset[entry["asset"]] = entry
+    return [by_asset[name] for name in noop.names]
 
 
 def _rel(path: Path) -> str:

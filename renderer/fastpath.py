@@ -17,6 +17,8 @@ class Noop:
     out_dir: Path
     names: list[str]
     assets: dict[str, tuple[Any, ...]]
+    whole: bool
+    noop_manifest: bytes
 
 
 def try_noop(spec: Path, spec_bytes: bytes, cache_dir: Path, out_dir: str | None, selection: list[str],
@@ -32,27 +34,23 @@ def try_noop(spec: Path, spec_bytes: bytes, cache_dir: Path, out_dir: str | None
     names = unchanged(state, spec_bytes, lock_bytes, out_dir, selection)
     if names is None:
         return None
-    return Noop(state["project"], state["spec_name"], Path(state["out_dir"]), names, state["assets"])
+    return Noop(state["project"], state["spec_name"], Path(state["out_dir"]), names, state["assets"],
+                len(names) == len(state["assets"]), state["noop_manifest"])
 
 
-def write_noop_manifest(noop: Noop) -> Path:
-    import json
+def write_noop_manifest(noop: Noop, manifest: bytes) -> Path:
+    """Write the manifest of a run that took everything from the cache, unless it is already there."""
+    from renderer.store.manifest import MANIFEST_NAME
 
-    from renderer.store.manifest import MANIFEST_NAME, MANIFEST_VERSION
-
-    outputs = [{**noop.assets[name][5], "status": "cached"} for name in noop.names]
-    outputs.sort(key=lambda e: e["path"])
-    data = (json.dumps({"manifest-version": MANIFEST_VERSION, "project": noop.project, "spec": noop.spec_name,
-                        "outputs": outputs}, indent=2, ensure_ascii=False) + "\n").encode()
     path = noop.out_dir / MANIFEST_NAME
     try:
         with open(path, "rb") as handle:
-            if handle.read() == data:
+            if handle.read() == manifest:
                 return path
     except OSError:
         pass
     tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        handle.write(manifest)
     os.replace(tmp, path)
     return path

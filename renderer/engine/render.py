@@ -388,11 +388,10 @@ class Run:
         if not complete or not all(o.ok for o in self.outcomes.values()):
             return
         deps = self.project.deps()
-        by_asset = {e["asset"]: e for e in entries}
-        assets = {
-            name: (o.output, *self.out_stats[name], tuple(deps[name]), o.sha256, by_asset[name])
-            for name, o in self.outcomes.items()
-        }
+        assets = {name: (o.output, *self.out_stats[name], tuple(deps[name]), o.sha256)
+                  for name, o in self.outcomes.items()}
+        noop_manifest = render_manifest(self.project.name, self.project.path.name,
+                                        [{**e, "status": "cached"} for e in entries])
         save_state(self.state_file, self.options.version, {
             "spec_sha": file_digest(self.spec_bytes),
             "lock_sha": file_digest(self.lock_bytes),
@@ -401,6 +400,7 @@ class Run:
             "spec_name": self.project.path.name,
             "files": self.file_hashes,
             "assets": assets,
+            "noop_manifest": noop_manifest,
         })
 
     # ---- entry points

@@ -24,13 +24,12 @@ def manifest_entry(asset: str, status: str, record: dict[str, Any], path: str, k
 
 
 def render_manifest(project: str, spec: str, outputs: list[dict[str, Any]]) -> bytes:
-    document = {
-        "manifest-version": MANIFEST_VERSION,
-        "project": project,
-        "spec": spec,
-        "outputs": sorted(outputs, key=lambda e: e["path"]),
-    }
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    """One output per line: readable, diffable, and written by json's C encoder (indent= is pure Python)."""
+    head = (f'{{\n  "manifest-version": {MANIFEST_VERSION},\n  "project": {json.dumps(project, ensure_ascii=False)},\n'
+            f'  "spec": {json.dumps(spec, ensure_ascii=False)},\n  "outputs": [')
+    dump = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    body = ",".join("\n    " + dump(entry) for entry in sorted(outputs, key=lambda e: e["path"]))
+    return (head + body + ("\n  ]\n}\n" if outputs else "]\n}\n")).encode()
 
 
 def write_manifest(out_dir: Path, data: bytes) -> Path:

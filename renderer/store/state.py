@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:
