@@ -56,8 +56,10 @@ def bench(n: int, repeat: int = 7) -> None:
         for label, args in (("no-op re-render", [str(spec), "-q"]), ("--check", [str(spec), "--check", "-q"])):
             times = timed(args, env, repeat)
             best, median = min(times), statistics.median(times)
-            print(f"N={n:>6}  {label:<16} best {best:.3f} s  median {median:.3f} s  "
-                  f"{median / n * 1e6:7.1f} us/asset   (first render {first:.1f} s)")
+            print(
+                f"N={n:>6}  {label:<16} best {best:.3f} s  median {median:.3f} s  "
+                f"{median / n * 1e6:7.1f} us/asset   (first render {first:.1f} s)"
+            )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
         epilog="Commands: render validate SPEC | render plan SPEC. "
-               "Exit status: 0 done, 1 an asset failed or --check found work, 2 bad spec or usage, 130 interrupted.",
+        "Exit status: 0 done, 1 an asset failed or --check found work, 2 bad spec or usage, 130 interrupted.",
     )
     parser.add_argument("spec", help="the project file (YAML)")
     if command == "validate":
@@ -39,22 +39,32 @@ def _parser(command: str) -> argparse.ArgumentParser:
         return parser
     parser.add_argument("assets", nargs="*", metavar="ASSET", help="render only these assets and what they need")
     parser.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="at most N jobs at once (default 8)")
-    parser.add_argument("-k", "--keep-going", action="store_true",
-                        help="after a failure, skip only what needs the failed asset and finish the rest")
+    parser.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="after a failure, skip only what needs the failed asset and finish the rest",
+    )
     parser.add_argument("--out", metavar="DIR", help="output directory (default: out/ beside the spec)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $RENDER_CACHE_DIR, "
-                                                           "else $XDG_CACHE_HOME/render)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="cache directory (default: $RENDER_CACHE_DIR, else $XDG_CACHE_HOME/render)"
+    )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line for every asset, cached ones too")
     if command == "render":
         modes = parser.add_mutually_exclusive_group()
-        modes.add_argument("-n", "--dry-run", action="store_true",
-                           help="show what would run and what is cached; call no provider")
-        modes.add_argument("--check", action="store_true",
-                           help="exit 1 if anything would be generated or the lockfile is out of date")
-        modes.add_argument("--locked", action="store_true",
-                           help="render from the cache only, verifying every output against the lockfile")
+        modes.add_argument(
+            "-n", "--dry-run", action="store_true", help="show what would run and what is cached; call no provider"
+        )
+        modes.add_argument(
+            "--check", action="store_true", help="exit 1 if anything would be generated or the lockfile is out of date"
+        )
+        modes.add_argument(
+            "--locked",
+            action="store_true",
+            help="render from the cache only, verifying every output against the lockfile",
+        )
     return parser
 
 
@@ -74,11 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "validate":
             return _validate(args)
-        mode = "plan" if command == "plan" or args.dry_run else "check" if args.check else "locked" if args.locked else "render"
+        mode = (
+            "plan"
+            if command == "plan" or args.dry_run
+            else "check"
+            if args.check
+            else "locked"
+            if args.locked
+            else "render"
+        )
         return _render(args, mode)
     except KeyboardInterrupt:
-        print("render: interrupted. Finished assets are saved in the cache and the lockfile; "
-              "the next run picks up where this one stopped.", file=sys.stderr)
+        print(
+            "render: interrupted. Finished assets are saved in the cache and the lockfile; "
+            "the next run picks up where this one stopped.",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         return 1
@@ -99,12 +120,23 @@ def _print_error(exc: Exception, json_mode: bool) -> None:
             print(f"error: {problem}", file=sys.stderr)
         files = sorted({p.file for p in exc.problems})
         count = len(exc.problems)
-        print(f"{count} problem{'s' if count != 1 else ''} in {', '.join(files)}; nothing was rendered.", file=sys.stderr)
+        print(
+            f"{count} problem{'s' if count != 1 else ''} in {', '.join(files)}; nothing was rendered.", file=sys.stderr
+        )
         if json_mode:
             import json
 
-            print(json.dumps({"status": "invalid", "problems": [
-                {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]}))
+            print(
+                json.dumps(
+                    {
+                        "status": "invalid",
+                        "problems": [
+                            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
+                            for p in exc.problems
+                        ],
+                    }
+                )
+            )
     else:
         print(f"render: error: {exc}", file=sys.stderr)
 
@@ -172,13 +204,22 @@ def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, st
         import json
 
         status = "cached"
-        assets = {n: {"status": status, "path": str(noop.out_dir / noop.assets[n][0]), "sha256": noop.assets[n][4]}
-                  for n in noop.names}
+        assets = {
+            n: {"status": status, "path": str(noop.out_dir / noop.assets[n][0]), "sha256": noop.assets[n][4]}
+            for n in noop.names
+        }
         totals = {"generated": 0, "cached": len(noop.names), "failed": 0, "skipped": 0}
         if mode in ("plan", "check"):
             totals = {"generate": 0, "cached": len(noop.names)}
-        document = {"status": "ok", "mode": mode, "project": noop.project, "assets": assets, "totals": totals,
-                    "manifest": str(manifest) if manifest else None, "elapsed": round(elapsed, 3)}
+        document = {
+            "status": "ok",
+            "mode": mode,
+            "project": noop.project,
+            "assets": assets,
+            "totals": totals,
+            "manifest": str(manifest) if manifest else None,
+            "elapsed": round(elapsed, 3),
+        }
         if mode in ("plan", "check"):
             document.update(estimated_cost_usd=0.0, lock_current=True)
         print(json.dumps(document))
@@ -188,8 +229,10 @@ def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, st
         elif mode == "plan":
             print(f"{args.spec}: nothing to generate; {len(noop.names)} cached.", file=stream)
         else:
-            print(f"{len(noop.names)} cached, nothing to generate ({elapsed:.2f}s). Outputs in {_rel(noop.out_dir)}",
-                  file=stream)
+            print(
+                f"{len(noop.names)} cached, nothing to generate ({elapsed:.2f}s). Outputs in {_rel(noop.out_dir)}",
+                file=stream,
+            )
     return 0
 
 
@@ -200,7 +243,7 @@ def _noop_entries(noop: Any) -> list[dict[str, Any]]:
     by_asset = {}
     for line in lines:
         line = line.strip().rstrip(",")
-        if line.startswith("{\"path\""):
+        if line.startswith('{"path"'):
             entry = json.loads(line)
             by_asset[entry["asset"]] = entry
     return [by_asset[name] for name in noop.names]
@@ -213,15 +256,29 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _render_slow(args: argparse.Namespace, mode: str, spec: Path, spec_bytes: bytes, cache_dir: Path,
-                 out: str | None, stream: Any, started: float) -> int:
+def _render_slow(
+    args: argparse.Namespace,
+    mode: str,
+    spec: Path,
+    spec_bytes: bytes,
+    cache_dir: Path,
+    out: str | None,
+    stream: Any,
+    started: float,
+) -> int:
     from renderer.engine.render import RenderOptions, run_project
     from renderer.report import make_reporter
     from renderer.spec.resolve import load_project
 
     project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
-    options = RenderOptions(cache_dir=cache_dir, mode=mode, jobs=args.jobs, keep_going=args.keep_going,
-                            selection=list(args.assets), version=__version__)
+    options = RenderOptions(
+        cache_dir=cache_dir,
+        mode=mode,
+        jobs=args.jobs,
+        keep_going=args.keep_going,
+        selection=list(args.assets),
+        version=__version__,
+    )
     quiet = args.quiet or mode in ("plan", "check")
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
@@ -240,16 +297,32 @@ def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str,
     if args.json:
         import json
 
-        print(json.dumps({
-            "status": "ok" if not to_make and result.lock_current else "work",
-            "mode": mode, "project": project.name,
-            "assets": {o.name: {"status": o.status, "provider": o.provider, "key": o.key, "cost_usd": o.cost_usd,
-                                "path": str(project.output_dir / o.output) if o.output else None, "sha256": o.sha256}
-                       for o in outcomes},
-            "totals": {"generate": len(to_make), "cached": len(outcomes) - len(to_make)},
-            "estimated_cost_usd": round(known_cost, 6), "cost_unknown": unknown_cost,
-            "lock_current": result.lock_current, "lock_problems": result.lock_problems,
-            "elapsed": round(elapsed, 3)}))
+        print(
+            json.dumps(
+                {
+                    "status": "ok" if not to_make and result.lock_current else "work",
+                    "mode": mode,
+                    "project": project.name,
+                    "assets": {
+                        o.name: {
+                            "status": o.status,
+                            "provider": o.provider,
+                            "key": o.key,
+                            "cost_usd": o.cost_usd,
+                            "path": str(project.output_dir / o.output) if o.output else None,
+                            "sha256": o.sha256,
+                        }
+                        for o in outcomes
+                    },
+                    "totals": {"generate": len(to_make), "cached": len(outcomes) - len(to_make)},
+                    "estimated_cost_usd": round(known_cost, 6),
+                    "cost_unknown": unknown_cost,
+                    "lock_current": result.lock_current,
+                    "lock_problems": result.lock_problems,
+                    "elapsed": round(elapsed, 3),
+                }
+            )
+        )
     elif not args.quiet:
         for o in to_make:
             cost = f"~${o.cost_usd:.4f}" if o.cost_usd else ("free" if o.cost_usd == 0 else "cost unknown")
@@ -280,15 +353,32 @@ def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: 
     if args.json:
         import json
 
-        print(json.dumps({
-            "status": "ok" if not totals["failed"] and not totals["skipped"] and not interrupted else "failed",
-            "mode": "render", "project": project.name,
-            "assets": {o.name: {k: v for k, v in {
-                "status": o.status, "path": str(project.output_dir / o.output) if o.output else None,
-                "sha256": o.sha256, "error": o.error, "cost_usd": o.cost_usd}.items() if v is not None}
-                for o in outcomes},
-            "totals": totals, "manifest": str(result.manifest) if result.manifest else None,
-            "elapsed": round(elapsed, 3)}))
+        print(
+            json.dumps(
+                {
+                    "status": "ok" if not totals["failed"] and not totals["skipped"] and not interrupted else "failed",
+                    "mode": "render",
+                    "project": project.name,
+                    "assets": {
+                        o.name: {
+                            k: v
+                            for k, v in {
+                                "status": o.status,
+                                "path": str(project.output_dir / o.output) if o.output else None,
+                                "sha256": o.sha256,
+                                "error": o.error,
+                                "cost_usd": o.cost_usd,
+                            }.items()
+                            if v is not None
+                        }
+                        for o in outcomes
+                    },
+                    "totals": totals,
+                    "manifest": str(result.manifest) if result.manifest else None,
+                    "elapsed": round(elapsed, 3),
+                }
+            )
+        )
     if not args.quiet:
         parts = [f"{totals['generated']} generated", f"{totals['cached']} cached"]
         if totals["failed"]:
@@ -304,8 +394,12 @@ def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: 
         print(f"render: asset '{o.name}' failed: {o.error}", file=sys.stderr)
     skipped = [o for o in outcomes if o.status == "skipped"]
     if skipped:
-        print(f"render: {len(skipped)} asset{'s' if len(skipped) != 1 else ''} skipped: "
-              + ", ".join(o.name for o in skipped[:10]) + (" ..." if len(skipped) > 10 else ""), file=sys.stderr)
+        print(
+            f"render: {len(skipped)} asset{'s' if len(skipped) != 1 else ''} skipped: "
+            + ", ".join(o.name for o in skipped[:10])
+            + (" ..." if len(skipped) > 10 else ""),
+            file=sys.stderr,
+        )
     return 1 if failed or skipped else 0
 
 

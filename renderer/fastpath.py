@@ -21,8 +21,9 @@ class Noop:
     noop_manifest: bytes
 
 
-def try_noop(spec: Path, spec_bytes: bytes, cache_dir: Path, out_dir: str | None, selection: list[str],
-             version: str) -> Noop | None:
+def try_noop(
+    spec: Path, spec_bytes: bytes, cache_dir: Path, out_dir: str | None, selection: list[str], version: str
+) -> Noop | None:
     state = load_state(state_path(cache_dir, spec), version)
     if state is None:
         return None
@@ -34,8 +35,15 @@ def try_noop(spec: Path, spec_bytes: bytes, cache_dir: Path, out_dir: str | None
     names = unchanged(state, spec_bytes, lock_bytes, out_dir, selection)
     if names is None:
         return None
-    return Noop(state["project"], state["spec_name"], Path(state["out_dir"]), names, state["assets"],
-                len(names) == len(state["assets"]), state["noop_manifest"])
+    return Noop(
+        state["project"],
+        state["spec_name"],
+        Path(state["out_dir"]),
+        names,
+        state["assets"],
+        len(names) == len(state["assets"]),
+        state["noop_manifest"],
+    )
 
 
 def write_noop_manifest(noop: Noop, manifest: bytes) -> Path:

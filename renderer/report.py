@@ -38,8 +38,10 @@ class PlainReporter:
             return
         detail = outcome.output if outcome.ok else outcome.error
         elapsed = time.monotonic() - self.started_at
-        self._print(f"  [{self.done}/{self.total} {elapsed:5.1f}s] {SYMBOL.get(outcome.status, outcome.status):7} "
-                    f"{outcome.name}: {detail}")
+        self._print(
+            f"  [{self.done}/{self.total} {elapsed:5.1f}s] {SYMBOL.get(outcome.status, outcome.status):7} "
+            f"{outcome.name}: {detail}"
+        )
 
     def note(self, message: str) -> None:
         self._print(message)
@@ -89,8 +91,11 @@ class LiveReporter(PlainReporter):
             return
         style = {"generated": "green", "failed": "red", "skipped": "yellow"}.get(outcome.status, "")
         detail = outcome.output if outcome.ok else outcome.error
-        self.console.print(f"  [{style}]{SYMBOL.get(outcome.status, outcome.status):7}[/] {outcome.name}: {detail}",
-                           highlight=False, markup=True)
+        self.console.print(
+            f"  [{style}]{SYMBOL.get(outcome.status, outcome.status):7}[/] {outcome.name}: {detail}",
+            highlight=False,
+            markup=True,
+        )
 
     def note(self, message: str) -> None:
         self.console.print(message, highlight=False, markup=False)

@@ -21,17 +21,21 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def render(*args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None,
-           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def render(
+    *args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `render` command as a user would."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
     environ["RENDER_CACHE_DIR"] = str(cache)
     environ.update(env or {})
-    return subprocess.run([RENDER, *map(str, args)], cwd=cwd, env=environ, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [RENDER, *map(str, args)], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
-def render_json(*args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+def render_json(
+    *args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     result = render(*args, "--json", cwd=cwd, cache=cache, env=env)
     assert result.stdout.strip(), result.stderr
     return result.returncode, json.loads(result.stdout)

@@ -22,7 +22,7 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
                 stack[-1] = (node, index + 1)
                 child = children[index]
                 if colour[child] == GREY:
-                    return path[path.index(child):]
+                    return path[path.index(child) :]
                 if colour[child] == WHITE:
                     colour[child] = GREY
                     stack.append((child, 0))

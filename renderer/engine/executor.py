@@ -87,8 +87,16 @@ class LocalExecutor:
                 item.url = await provider.upload(item)
             job = await provider.submit(request)
             if not provider.free:
-                self.journal.record(request.key, {"provider": task.provider, "job_id": job.id, "asset": request.asset,
-                                                  "submitted_at": time.time(), "data": job.data})
+                self.journal.record(
+                    request.key,
+                    {
+                        "provider": task.provider,
+                        "job_id": job.id,
+                        "asset": request.asset,
+                        "submitted_at": time.time(),
+                        "data": job.data,
+                    },
+                )
         delay = float(options.get("poll_interval", 2.0))
         ceiling = float(options.get("max_poll_interval", 30.0))
         while not job.state.terminal:
@@ -97,8 +105,12 @@ class LocalExecutor:
             job = await provider.poll(job)
         if job.state is not JobState.SUCCEEDED:
             self.journal.remove(request.key)
-            raise ProviderError(request.asset, task.provider, job.error_code or job.state.value,
-                                job.error or f"the job ended as {job.state.value}")
+            raise ProviderError(
+                request.asset,
+                task.provider,
+                job.error_code or job.state.value,
+                job.error or f"the job ended as {job.state.value}",
+            )
         dest = self.scratch / f"{uuid.uuid4().hex}{request.output_format}"
         try:
             await provider.fetch(job, dest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -107,7 +107,9 @@ class Run:
             from renderer.spec.schema import did_you_mean
 
             names = sorted(project.assets)
-            raise UsageError("; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown))
+            raise UsageError(
+                "; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown)
+            )
         members = closure(deps, options.selection) if options.selection else set(deps)
         self.deps = {n: d for n, d in deps.items() if n in members}
         self.order = topological_order(self.deps)
@@ -162,8 +164,16 @@ class Run:
         return cache_key(recipe(asset, block.use, cls.recipe_version, hashes))
 
     def request_of(self, asset: Asset, key: str, files: list[InputFile]) -> JobRequest:
-        return JobRequest(asset=asset.name, type=asset.type, model=asset.model, seed=asset.seed,
-                          params=dict(asset.params), inputs=files, key=key, output_format=asset.output_format)
+        return JobRequest(
+            asset=asset.name,
+            type=asset.type,
+            model=asset.model,
+            seed=asset.seed,
+            params=dict(asset.params),
+            inputs=files,
+            key=key,
+            output_format=asset.output_format,
+        )
 
     # ---- finding outputs that already exist
 
@@ -194,8 +204,20 @@ class Run:
     def record_from_lock(self, entry: dict[str, Any], dest: Path) -> dict[str, Any]:
         from renderer.media.probe import probe
 
-        record = {k: entry.get(k) for k in ("sha256", "bytes", "media_type", "provider", "model", "resolved_model",
-                                             "job_id", "cost_usd", "created")}
+        record = {
+            k: entry.get(k)
+            for k in (
+                "sha256",
+                "bytes",
+                "media_type",
+                "provider",
+                "model",
+                "resolved_model",
+                "job_id",
+                "cost_usd",
+                "created",
+            )
+        }
         record["probe"] = probe(dest)
         return record
 
@@ -220,8 +242,11 @@ class Run:
         if written != record["sha256"]:
             dest.unlink(missing_ok=True)
             self.cache.forget(key)
-            raise CacheError(asset.name, "the cached output does not match its hash (the cache was damaged); "
-                                         "it was removed, so the next run makes it again")
+            raise CacheError(
+                asset.name,
+                "the cached output does not match its hash (the cache was damaged); "
+                "it was removed, so the next run makes it again",
+            )
         st = dest.stat()
         self.out_stats[asset.name] = (st.st_size, st.st_mtime_ns)
 
@@ -236,10 +261,10 @@ class Run:
 
     async def generate(self, asset: Asset, key: str, files: list[InputFile]) -> dict[str, Any]:
         request = self.request_of(asset, key, files)
-        async with self.provider_slots_for(asset.provider).hold(self.priority[asset.name]):
-            async with self.slots.hold(self.priority[asset.name]):
-                self.reporter.started(asset.name, asset.provider)
-                generated = await self.executor.execute(GenerateTask(asset.provider, request))
+        priority = self.priority[asset.name]
+        async with self.provider_slots_for(asset.provider).hold(priority), self.slots.hold(priority):
+            self.reporter.started(asset.name, asset.provider)
+            generated = await self.executor.execute(GenerateTask(asset.provider, request))
         from renderer.media.probe import probe
 
         try:
@@ -256,7 +281,7 @@ class Run:
             "resolved_model": job.resolved_model,
             "job_id": job.id,
             "cost_usd": job.cost_usd,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "probe": info,
         }
         self.cache.put(key, generated.path, record)
@@ -324,8 +349,11 @@ class Run:
         locked = self.lock_entries.get(asset.name) if self.options.mode == "locked" else None
         if self.options.mode == "locked":
             if not locked or locked.get("key") != key:
-                raise CacheError(asset.name, "the lockfile has no entry for this recipe (the spec or an input changed); "
-                                             "render without --locked and commit the new lockfile")
+                raise CacheError(
+                    asset.name,
+                    "the lockfile has no entry for this recipe (the spec or an input changed); "
+                    "render without --locked and commit the new lockfile",
+                )
             if record is not None and record["sha256"] != locked.get("sha256"):
                 raise CacheError(asset.name, "the cached output differs from the one in the lockfile")
         if record is not None:
@@ -336,8 +364,11 @@ class Run:
 
             cls = provider_class(block.use)
             if not (cls.free and cls.deterministic):
-                raise CacheError(asset.name, f"the output is not in the cache, and --locked never calls the paid "
-                                             f"provider '{asset.provider}'; render without --locked, or restore the cache")
+                raise CacheError(
+                    asset.name,
+                    f"the output is not in the cache, and --locked never calls the paid "
+                    f"provider '{asset.provider}'; render without --locked, or restore the cache",
+                )
         event = self.inflight[key] = anyio.Event()
         try:
             record = await self.generate(asset, key, files)
@@ -345,8 +376,11 @@ class Run:
             del self.inflight[key]
             event.set()
         if locked is not None and record["sha256"] != locked.get("sha256"):
-            raise CacheError(asset.name, f"made again, the output has sha256 {record['sha256'][:12]}..., "
-                                         f"but the lockfile says {str(locked.get('sha256'))[:12]}...")
+            raise CacheError(
+                asset.name,
+                f"made again, the output has sha256 {record['sha256'][:12]}..., "
+                f"but the lockfile says {str(locked.get('sha256'))[:12]}...",
+            )
         return "generated", record
 
     def skipped(self, name: str, reason: str) -> Outcome:
@@ -376,10 +410,14 @@ class Run:
                     del self.lock_entries[name]
                     self._lock_dirty = True
         self.flush_lock()
-        entries = [manifest_entry(o.name, o.status, o.record or {}, o.output or "", o.key or "")
-                   for o in self.outcomes.values() if o.ok]
-        manifest = write_manifest(self.project.output_dir,
-                                  render_manifest(self.project.name, self.project.path.name, entries))
+        entries = [
+            manifest_entry(o.name, o.status, o.record or {}, o.output or "", o.key or "")
+            for o in self.outcomes.values()
+            if o.ok
+        ]
+        manifest = write_manifest(
+            self.project.output_dir, render_manifest(self.project.name, self.project.path.name, entries)
+        )
         self.save_state(entries)
         return RunResult(self.outcomes, manifest=manifest)
 
@@ -388,33 +426,53 @@ class Run:
         if not complete or not all(o.ok for o in self.outcomes.values()):
             return
         deps = self.project.deps()
-        assets = {name: (o.output, *self.out_stats[name], tuple(deps[name]), o.sha256)
-                  for name, o in self.outcomes.items()}
-        noop_manifest = render_manifest(self.project.name, self.project.path.name,
-                                        [{**e, "status": "cached"} for e in entries])
-        save_state(self.state_file, self.options.version, {
-            "spec_sha": file_digest(self.spec_bytes),
-            "lock_sha": file_digest(self.lock_bytes),
-            "out_dir": str(self.project.output_dir),
-            "project": self.project.name,
-            "spec_name": self.project.path.name,
-            "files": self.file_hashes,
-            "assets": assets,
-            "noop_manifest": noop_manifest,
-        })
+        assets = {
+            name: (o.output, *self.out_stats[name], tuple(deps[name]), o.sha256) for name, o in self.outcomes.items()
+        }
+        noop_manifest = render_manifest(
+            self.project.name, self.project.path.name, [{**e, "status": "cached"} for e in entries]
+        )
+        save_state(
+            self.state_file,
+            self.options.version,
+            {
+                "spec_sha": file_digest(self.spec_bytes),
+                "lock_sha": file_digest(self.lock_bytes),
+                "out_dir": str(self.project.output_dir),
+                "project": self.project.name,
+                "spec_name": self.project.path.name,
+                "files": self.file_hashes,
+                "assets": assets,
+                "noop_manifest": noop_manifest,
+            },
+        )
 
     # ---- entry points
 
     async def render(self) -> RunResult:
         self.reporter.begin(len(self.order))
         try:
-            await run_graph(self.order, self.deps, self.render_one, self.skipped, keep_going=self.options.keep_going)
+            await run_graph(
+                self.order,
+                self.deps,
+                self.render_one,
+                self.skipped,
+                keep_going=self.options.keep_going,
+                priority=self.priority,
+            )
         finally:
             with anyio.CancelScope(shield=True):
                 await self.executor.aclose()
             for name in self.order:
-                self.outcomes.setdefault(name, Outcome(name, "interrupted", provider=self.project.assets[name].provider,
-                                                       output=self.project.assets[name].output))
+                self.outcomes.setdefault(
+                    name,
+                    Outcome(
+                        name,
+                        "interrupted",
+                        provider=self.project.assets[name].provider,
+                        output=self.project.assets[name].output,
+                    ),
+                )
             result = self.finish()
             self.cache.close()
             self.reporter.end()
@@ -440,11 +498,14 @@ class Run:
                             problems.append(f"asset '{name}': its lockfile entry is missing or out of date")
                     else:
                         outcome.cost_usd = await self.providers.get(asset.provider).estimate(
-                            self.request_of(asset, key, files))
+                            self.request_of(asset, key, files)
+                        )
                 self.outcomes[name] = outcome
             if self.whole_project:
-                problems += [f"asset '{n}': in the lockfile but no longer in the spec"
-                             for n in sorted(set(self.lock_entries) - set(self.project.assets))]
+                problems += [
+                    f"asset '{n}': in the lockfile but no longer in the spec"
+                    for n in sorted(set(self.lock_entries) - set(self.project.assets))
+                ]
         finally:
             await self.providers.aclose()
             self.cache.close()

@@ -67,12 +67,15 @@ async def run_graph(
     skip: Callable[[str, str], NodeResult],
     *,
     keep_going: bool,
+    priority: Mapping[str, int] | None = None,
 ) -> dict[str, NodeResult]:
     """Run ``work`` for every name in ``order`` once its deps are done.
 
     A failure skips everything that needs it. Without ``keep_going`` nothing new starts after a failure,
-    but what is already running finishes: those jobs may be paid for.
+    but what is already running finishes: those jobs may be paid for. Nodes that become ready together
+    start in order of ``priority``, highest first.
     """
+    rank = priority or {}
     members = set(order)
     users: dict[str, list[str]] = {name: [] for name in order}
     remaining: dict[str, int] = {}
@@ -97,12 +100,14 @@ async def run_graph(
             results[name] = result
             if not result.ok and not stopping and not keep_going and failed is None:
                 stopping.append(name)
+            ready = []
             for user in users[name]:
                 remaining[user] -= 1
                 if remaining[user] == 0:
-                    group.start_soon(run_one, user)
+                    ready.append(user)
+            for user in sorted(ready, key=lambda n: -rank.get(n, 0)):
+                group.start_soon(run_one, user)
 
-        for name in order:
-            if remaining[name] == 0:
-                group.start_soon(run_one, name)
+        for name in sorted((n for n in order if remaining[n] == 0), key=lambda n: -rank.get(n, 0)):
+            group.start_soon(run_one, name)
     return results

@@ -8,8 +8,20 @@ from pathlib import Path
 
 # Flags that keep every encode byte-reproducible: no encoder strings, no creation times, fixed threads.
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
-H264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-threads", "2",
-        "-x264-params", "threads=2:lookahead-threads=1:sliced-threads=0"]
+H264 = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "20",
+    "-pix_fmt",
+    "yuv420p",
+    "-threads",
+    "2",
+    "-x264-params",
+    "threads=2:lookahead-threads=1:sliced-threads=0",
+]
 AAC = ["-c:a", "aac", "-b:a", "160k"]
 MP4 = ["-movflags", "+faststart", "-brand", "mp42"]
 

@@ -31,8 +31,13 @@ def probe(path: Path) -> dict[str, Any]:
         try:
             with wave.open(str(path), "rb") as wav:
                 frames, rate = wav.getnframes(), wav.getframerate()
-                return {**info, "duration": round(frames / rate, 6), "sample_rate": rate,
-                        "channels": wav.getnchannels(), "audio_codec": "pcm_s16le"}
+                return {
+                    **info,
+                    "duration": round(frames / rate, 6),
+                    "sample_rate": rate,
+                    "channels": wav.getnchannels(),
+                    "audio_codec": "pcm_s16le",
+                }
         except (wave.Error, EOFError):
             pass
     return {**info, **_from_ffmpeg(path)}
@@ -51,7 +56,7 @@ def _from_ffmpeg(path: Path) -> dict[str, Any]:
     if video:
         found["video_codec"] = video.group(1)
         found["width"], found["height"] = int(video.group(2)), int(video.group(3))
-        fps = _FPS.search(text[video.start():])
+        fps = _FPS.search(text[video.start() :])
         if fps:
             found["fps"] = float(fps.group(1))
     audio = _AUDIO.search(text)

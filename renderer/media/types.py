@@ -25,6 +25,6 @@ def media_type_of(path: str | PurePath) -> str:
 
 
 def kind_of(media_type: str) -> str:
-    """"image", "video", "audio" or "other"."""
+    """ "image", "video", "audio" or "other"."""
     head = media_type.split("/", 1)[0]
     return head if head in ("image", "video", "audio") else "other"

@@ -11,15 +11,15 @@ The engine calls, in order: ``check`` (at load time, no I/O), ``upload`` for eac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from renderer.spec.model import Asset, ProviderSettings
+    from renderer.spec.model import Asset
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

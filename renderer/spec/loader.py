@@ -97,7 +97,9 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise SpecError([Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")])
+        raise SpecError(
+            [Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")]
+        )
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -127,7 +129,9 @@ def read_spec_bytes(path: Path, display: str) -> bytes:
             raise SpecError([Problem(display, 1, 1, "this is a directory; give the project's YAML file")])
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise SpecError([Problem(display, 1, 1, f"the file is {size:,} bytes; a project file may be at most {MAX_BYTES:,}")])
+            raise SpecError(
+                [Problem(display, 1, 1, f"the file is {size:,} bytes; a project file may be at most {MAX_BYTES:,}")]
+            )
         return path.read_bytes()
     except FileNotFoundError:
         raise SpecError([Problem(display, 1, 1, "no such file; check the path")]) from None

@@ -10,7 +10,15 @@ from typing import Any
 
 from renderer.errors import Problem, SpecError
 from renderer.spec.loader import Marks, Path_, load_yaml
-from renderer.spec.model import ASSET_TYPES, DEFAULT_EXTENSION, NOT_IN_RECIPE, Asset, InputRef, Project, ProviderSettings
+from renderer.spec.model import (
+    ASSET_TYPES,
+    DEFAULT_EXTENSION,
+    NOT_IN_RECIPE,
+    Asset,
+    InputRef,
+    Project,
+    ProviderSettings,
+)
 from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
@@ -29,7 +37,9 @@ class _Problems:
         self.items.append(Problem(self.display, line, column, message))
 
 
-def load_project(path: Path, display: str | None = None, data: bytes | None = None, out_dir: Path | None = None) -> Project:
+def load_project(
+    path: Path, display: str | None = None, data: bytes | None = None, out_dir: Path | None = None
+) -> Project:
     """Load, check and resolve a project file. Raises SpecError listing every problem found."""
     display = display or str(path)
     raw, marks = load_yaml(path, display, data)
@@ -77,9 +87,11 @@ def load_project(path: Path, display: str | None = None, data: bytes | None = No
         _check_output(asset, entry, outputs, problems)
         if asset.provider not in settings and not _is_known_provider(asset.provider):
             known = sorted(set(settings) | set(_provider_names()))
-            problems.add(("assets", entry, "provider") if "provider" in body else ("assets", entry),
-                         f"asset '{name}': unknown provider '{asset.provider}'{did_you_mean(asset.provider, known)} "
-                         f"(known: {', '.join(known)})")
+            problems.add(
+                ("assets", entry, "provider") if "provider" in body else ("assets", entry),
+                f"asset '{name}': unknown provider '{asset.provider}'{did_you_mean(asset.provider, known)} "
+                f"(known: {', '.join(known)})",
+            )
         assets[name] = asset
 
     from renderer.engine.dag import find_cycle
@@ -89,8 +101,11 @@ def load_project(path: Path, display: str | None = None, data: bytes | None = No
         first = cycle[0]
         entry = assets[first].entry
         shown = " -> ".join([*cycle, cycle[0]])
-        message = (f"asset '{first}' needs itself as an input" if len(cycle) == 1
-                   else f"assets depend on each other in a cycle: {shown}; remove one of these inputs")
+        message = (
+            f"asset '{first}' needs itself as an input"
+            if len(cycle) == 1
+            else f"assets depend on each other in a cycle: {shown}; remove one of these inputs"
+        )
         problems.add(("assets", entry, "inputs"), message)
 
     if not problems.items:
@@ -168,14 +183,19 @@ def _variants(entry: str, body: dict[str, Any], problems: _Problems) -> list[tup
     variants = []
     seen: dict[str, dict[str, Any]] = {}
     for combo in itertools.product(*(matrix[k] for k in keys)):
-        values = dict(zip(keys, combo))
+        values = dict(zip(keys, combo, strict=True))
         name = "-".join([entry, *(_slug(v) for v in combo)])
         if name in seen:
-            problems.add(("assets", entry, "matrix"),
-                         f"asset '{entry}': matrix values {seen[name]} and {values} both make the name '{name}'; make the values differ by more than punctuation or case")
+            problems.add(
+                ("assets", entry, "matrix"),
+                f"asset '{entry}': matrix values {seen[name]} and {values} both make the name '{name}'; make the values differ by more than punctuation or case",
+            )
             continue
         if len(name) > 100:
-            problems.add(("assets", entry, "matrix"), f"asset '{entry}': the variant name '{name[:40]}...' would be longer than 100 characters; use shorter matrix values")
+            problems.add(
+                ("assets", entry, "matrix"),
+                f"asset '{entry}': the variant name '{name[:40]}...' would be longer than 100 characters; use shorter matrix values",
+            )
             continue
         seen[name] = values
         variants.append((name, values))
@@ -194,8 +214,11 @@ def _interpolate(value: Any, context: dict[str, Any], path: Path_, problems: _Pr
             if name in context:
                 return str(context[name])
             choices = sorted(context)
-            problems.add(path, f"asset '{asset}': '${{{name}}}' names nothing known{did_you_mean(name, choices)} "
-                               f"(known: {', '.join(choices) or 'none'}; write $$ for a literal $)")
+            problems.add(
+                path,
+                f"asset '{asset}': '${{{name}}}' names nothing known{did_you_mean(name, choices)} "
+                f"(known: {', '.join(choices) or 'none'}; write $$ for a literal $)",
+            )
             return match.group(0)
 
         return _PLACEHOLDER.sub(replace, value)
@@ -206,8 +229,15 @@ def _interpolate(value: Any, context: dict[str, Any], path: Path_, problems: _Pr
     return value
 
 
-def _build_asset(entry: str, name: str, body: dict[str, Any], matrix_values: dict[str, Any],
-                 defaults: dict[str, Any], variables: dict[str, Any], problems: _Problems) -> Asset | None:
+def _build_asset(
+    entry: str,
+    name: str,
+    body: dict[str, Any],
+    matrix_values: dict[str, Any],
+    defaults: dict[str, Any],
+    variables: dict[str, Any],
+    problems: _Problems,
+) -> Asset | None:
     asset_type = body["type"]
     allowed = keys_for_type(asset_type)
     merged: dict[str, Any] = {k: defaults[k] for k in _COMMON_DEFAULTS if k in defaults}
@@ -276,7 +306,10 @@ def _resolve_inputs(asset: Asset, entry: str, known: set[str], root: Path, probl
         if isinstance(ref, dict) and slot.startswith("clips."):
             trim = {k: ref[k] for k in ("from", "to") if k in ref}
             if "from" in trim and "to" in trim and trim["to"] <= trim["from"]:
-                problems.add(path, f"asset '{asset.name}': clip {slot[6:]} ends ('to: {trim['to']}') before it starts ('from: {trim['from']}')")
+                problems.add(
+                    path,
+                    f"asset '{asset.name}': clip {slot[6:]} ends ('to: {trim['to']}') before it starts ('from: {trim['from']}')",
+                )
             clips.append(trim)
         elif slot.startswith("clips."):
             clips.append({})
@@ -318,25 +351,36 @@ def _classify(ref: Any, known: set[str]) -> tuple[str, str | None]:
     return "guess", None
 
 
-def _check_file(asset: str, target: str, explicit_file: bool, known: set[str], root: Path, path: Path_, problems: _Problems) -> str | None:
+def _check_file(
+    asset: str, target: str, explicit_file: bool, known: set[str], root: Path, path: Path_, problems: _Problems
+) -> str | None:
     looks_like_path = explicit_file or "/" in target or "\\" in target or bool(PurePosixPath(target).suffix)
     if not looks_like_path:
-        problems.add(path, f"asset '{asset}': unknown asset '{target}'{did_you_mean(target, sorted(known))} "
-                           f"(assets: {', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''})")
+        problems.add(
+            path,
+            f"asset '{asset}': unknown asset '{target}'{did_you_mean(target, sorted(known))} "
+            f"(assets: {', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''})",
+        )
         return None
     if os.path.isabs(target) or target.startswith("\\"):
-        problems.add(path, f"asset '{asset}': input '{target}' is an absolute path; give it relative to the project file")
+        problems.add(
+            path, f"asset '{asset}': input '{target}' is an absolute path; give it relative to the project file"
+        )
         return None
     candidate = (root / target).resolve()
     try:
         relative = candidate.relative_to(root)
     except ValueError:
-        problems.add(path, f"asset '{asset}': input '{target}' is outside the project directory {root}; copy it into the project")
+        problems.add(
+            path, f"asset '{asset}': input '{target}' is outside the project directory {root}; copy it into the project"
+        )
         return None
     if not candidate.is_file():
         hint = " (it is a directory)" if candidate.is_dir() else ""
         close = did_you_mean(target, sorted(known)) if not explicit_file else ""
-        problems.add(path, f"asset '{asset}': input file '{target}' does not exist{hint}{close}; paths are relative to {root}")
+        problems.add(
+            path, f"asset '{asset}': input file '{target}' does not exist{hint}{close}; paths are relative to {root}"
+        )
         return None
     return relative.as_posix()
 
@@ -346,7 +390,10 @@ def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _
     path = ("assets", entry, "output")
     pure = PurePosixPath(output.replace("\\", "/"))
     if os.path.isabs(output) or output.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", output):
-        problems.add(path, f"asset '{asset.name}': output '{output}' is an absolute path; give a name inside the output directory")
+        problems.add(
+            path,
+            f"asset '{asset.name}': output '{output}' is an absolute path; give a name inside the output directory",
+        )
         return
     if ".." in pure.parts or not pure.name or pure.name in (".",):
         problems.add(path, f"asset '{asset.name}': output '{output}' would leave the output directory; remove '..'")
@@ -355,15 +402,22 @@ def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _
         problems.add(path, f"asset '{asset.name}': output '{output}' uses a reserved device name; choose another name")
         return
     if any(part.startswith(".render") for part in pure.parts):
-        problems.add(path, f"asset '{asset.name}': output '{output}' is inside render's own state folder; choose another name")
+        problems.add(
+            path, f"asset '{asset.name}': output '{output}' is inside render's own state folder; choose another name"
+        )
         return
     if not pure.suffix:
-        problems.add(path, f"asset '{asset.name}': output '{output}' has no file extension; add one such as {DEFAULT_EXTENSION[asset.type]}")
+        problems.add(
+            path,
+            f"asset '{asset.name}': output '{output}' has no file extension; add one such as {DEFAULT_EXTENSION[asset.type]}",
+        )
         return
     normal = pure.as_posix()
     key = normal.lower()
     if key in outputs:
-        problems.add(path, f"assets '{outputs[key]}' and '{asset.name}' both write '{normal}'; give one another 'output'")
+        problems.add(
+            path, f"assets '{outputs[key]}' and '{asset.name}' both write '{normal}'; give one another 'output'"
+        )
         return
     outputs[key] = asset.name
     asset.output = normal

@@ -23,6 +23,9 @@ _TYPE_NAMES = {
 }
 
 
+_COMMON_KEYS = ("type", "provider", "model", "seed", "provider_options", "output", "matrix")
+
+
 @cache
 def _validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(load_schema("project"))
@@ -39,7 +42,7 @@ def keys_for_type(asset_type: str) -> tuple[str, ...]:
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -84,7 +87,7 @@ def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()
     """Every schema problem of ``data`` (found at ``schema_path`` in the document)."""
     problems: list[Problem] = []
     for error in _validator().iter_errors(data) if not schema_path else _asset_validator().iter_errors(data):
-        problems.extend(_explain(error, marks, display, schema_path))
+        problems.extend(_explain(error, marks, display, schema_path, data))
     return problems
 
 
@@ -95,7 +98,16 @@ def _asset_validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema)
 
 
-def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, prefix: Path_) -> list[Problem]:
+def _at_path(data: Any, path: Path_) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, prefix: Path_, root: Any) -> list[Problem]:
     path: Path_ = (*prefix, *error.absolute_path)
     subject = where(path)
     field = _field(path)
@@ -113,7 +125,8 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
         return [at((*path, k), f"{subject}: unknown key '{k}'{did_you_mean(k, allowed)}") for k in extra]
     if validator == "enum" and "propertyNames" in schema_path:
-        asset_type = error.parent.instance.get("type") if error.parent is not None else None
+        container_value = _at_path(root, tuple(error.absolute_path))
+        asset_type = container_value.get("type") if isinstance(container_value, dict) else None
         # jsonschema reports propertyNames problems at the object; the bad key is the instance
         key = error.instance
         container = path
@@ -121,12 +134,21 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
             return []  # an unknown key: additionalProperties reports it once, with a suggestion
         if isinstance(asset_type, str):
             allowed = keys_for_type(asset_type)
-            message = f"{subject}: '{key}' is not used by {asset_type} assets{did_you_mean(key, allowed)}"
+            own = [k for k in allowed if k not in _COMMON_KEYS]
+            message = (
+                f"{subject}: '{key}' is not used by {asset_type} assets{did_you_mean(key, allowed)} "
+                f"({asset_type} assets take: {', '.join(own)})"
+            )
         else:
             message = f"{subject}: unknown key '{key}'"
         return [at((*container, key), message)]
     if validator == "pattern" and "propertyNames" in schema_path:
-        return [at((*path, error.instance), f"asset name '{error.instance}' may use only letters, digits, '_', '.' and '-', starting with a letter or digit")]
+        return [
+            at(
+                (*path, error.instance),
+                f"asset name '{error.instance}' may use only letters, digits, '_', '.' and '-', starting with a letter or digit",
+            )
+        ]
     if validator == "maxLength" and "propertyNames" in schema_path:
         return [at((*path, error.instance), f"asset name '{error.instance[:30]}...' is longer than 100 characters")]
     if validator == "required":
@@ -142,8 +164,15 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         hint = did_you_mean(str(error.instance), [str(o) for o in options])
         return [at(path, f"{subject}: '{field}' must be one of: {shown} (got {_describe(error.instance)}){hint}")]
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
-        return [at(path, f"{subject}: '{field}' must be {words[validator]} {error.validator_value} (got {error.instance})")]
+        words = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }
+        return [
+            at(path, f"{subject}: '{field}' must be {words[validator]} {error.validator_value} (got {error.instance})")
+        ]
     if validator in ("minLength", "minItems", "minProperties"):
         return [at(path, f"{subject}: '{field or 'value'}' must not be empty")]
     if validator == "maxLength":
@@ -154,9 +183,18 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         return [at(path, f"{subject}: '{field}' does not have the expected form (got {_describe(error.instance)})")]
     if validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)
-        if best.validator == "type" and "ref" in str(error.schema) or field.split(".")[0] in ("inputs", "clips", "audio", "voiceover"):
-            return [at(path, f"{subject}: '{field}' must be an asset name, a file path, or {{asset: NAME}} / {{file: PATH}}")]
-        return _explain(best, marks, display, prefix)
+        if (
+            best.validator == "type"
+            and "ref" in str(error.schema)
+            or field.split(".")[0] in ("inputs", "clips", "audio", "voiceover")
+        ):
+            return [
+                at(
+                    path,
+                    f"{subject}: '{field}' must be an asset name, a file path, or {{asset: NAME}} / {{file: PATH}}",
+                )
+            ]
+        return _explain(best, marks, display, prefix, root)
     return [at(path, f"{subject}: {error.message}")]
 
 

@@ -10,8 +10,24 @@ from renderer.store.atomic import atomic_write_bytes
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-OUTPUT_FIELDS = ("path", "asset", "status", "sha256", "bytes", "media_type", "duration", "width", "height",
-                 "fps", "video_codec", "audio_codec", "sample_rate", "channels", "cost_usd", "key")
+OUTPUT_FIELDS = (
+    "path",
+    "asset",
+    "status",
+    "sha256",
+    "bytes",
+    "media_type",
+    "duration",
+    "width",
+    "height",
+    "fps",
+    "video_codec",
+    "audio_codec",
+    "sample_rate",
+    "channels",
+    "cost_usd",
+    "key",
+)
 
 
 def manifest_entry(asset: str, status: str, record: dict[str, Any], path: str, key: str) -> dict[str, Any]:
@@ -25,8 +41,10 @@ def manifest_entry(asset: str, status: str, record: dict[str, Any], path: str, k
 
 def render_manifest(project: str, spec: str, outputs: list[dict[str, Any]]) -> bytes:
     """One output per line: readable, diffable, and written by json's C encoder (indent= is pure Python)."""
-    head = (f'{{\n  "manifest-version": {MANIFEST_VERSION},\n  "project": {json.dumps(project, ensure_ascii=False)},\n'
-            f'  "spec": {json.dumps(spec, ensure_ascii=False)},\n  "outputs": [')
+    head = (
+        f'{{\n  "manifest-version": {MANIFEST_VERSION},\n  "project": {json.dumps(project, ensure_ascii=False)},\n'
+        f'  "spec": {json.dumps(spec, ensure_ascii=False)},\n  "outputs": ['
+    )
     dump = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     body = ",".join("\n    " + dump(entry) for entry in sorted(outputs, key=lambda e: e["path"]))
     return (head + body + ("\n  ]\n}\n" if outputs else "]\n}\n")).encode()

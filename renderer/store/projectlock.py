@@ -24,8 +24,11 @@ class ProjectLock:
         except BlockingIOError:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "unknown"
-            print(f"render: another render of {self.display} is running (pid {holder}); waiting for it to finish",
-                  file=sys.stderr, flush=True)
+            print(
+                f"render: another render of {self.display} is running (pid {holder}); waiting for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(self.handle, fcntl.LOCK_EX)
         self.handle.seek(0)
         self.handle.truncate()

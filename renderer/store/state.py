@@ -53,8 +53,9 @@ def stat_pair(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def unchanged(state: dict[str, Any], spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None,
-              selection: list[str]) -> list[str] | None:
+def unchanged(
+    state: dict[str, Any], spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None, selection: list[str]
+) -> list[str] | None:
     """The names that need nothing (the selection and what it needs), or None if anything may need work."""
     if state.get("spec_sha") != file_digest(spec_bytes) or state.get("lock_sha") != file_digest(lock_bytes):
         return None

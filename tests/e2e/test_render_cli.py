@@ -22,7 +22,11 @@ def test_render_twice_generates_everything_then_nothing(project: Path, cache: Pa
     assert {a["status"] for a in second["assets"].values()} == {"cached"}
     assert (project.parent / "project.lock").read_bytes() == lock_before
     for name, info in second["assets"].items():
-        assert hashlib.sha256(Path(info["path"]).read_bytes()).hexdigest() == info["sha256"] == first["assets"][name]["sha256"]
+        assert (
+            hashlib.sha256(Path(info["path"]).read_bytes()).hexdigest()
+            == info["sha256"]
+            == first["assets"][name]["sha256"]
+        )
 
 
 def test_lockfile_records_every_asset(project: Path, cache: Path) -> None:
@@ -75,12 +79,15 @@ def test_a_changed_input_file_changes_the_key(tmp_path: Path, cache: Path) -> No
     root = tmp_path / "p"
     (root / "refs").mkdir(parents=True)
     _png(root / "refs" / "start.png", (200, 40, 40))
-    spec = write(root / "p.yaml", """
+    spec = write(
+        root / "p.yaml",
+        """
         version: 1
         assets:
           clip: {type: video, prompt: x, duration: 1, fps: 8, width: 64, inputs: [refs/start.png]}
           other: {type: image, prompt: y, width: 64}
-    """)
+    """,
+    )
     code, first = render_json(spec, cwd=root, cache=cache)
     assert code == 0 and first["assets"]["clip"]["status"] == "generated"
     code, second = render_json(spec, cwd=root, cache=cache)
@@ -142,7 +149,11 @@ def test_dry_run_and_plan_call_no_provider_and_write_nothing(project: Path, cach
     project.write_text(project.read_text().replace("80bpm", "81bpm"))
     code, plan = render_json(project, "-n", cwd=project.parent, cache=cache)
     assert {n: a["status"] for n, a in plan["assets"].items()} == {
-        "still": "cached", "motion": "cached", "tune": "generate", "cut": "generate"}
+        "still": "cached",
+        "motion": "cached",
+        "tune": "generate",
+        "cut": "generate",
+    }
 
 
 def test_check_exits_1_when_work_is_due_and_0_when_up_to_date(project: Path, cache: Path) -> None:
@@ -184,14 +195,17 @@ def test_keep_going_skips_only_dependents(tmp_path: Path, cache: Path) -> None:
     root = tmp_path / "kg"
     root.mkdir()
     (root / "broken.mp4").write_bytes(b"this is not a video")
-    spec = write(root / "kg.yaml", """
+    spec = write(
+        root / "kg.yaml",
+        """
         version: 1
         assets:
           ok1: {type: image, prompt: fine, width: 64}
           bad: {type: compose, clips: [broken.mp4]}
           after_bad: {type: upscale, inputs: [bad], scale: 2}
           ok2: {type: music, prompt: fine, duration: 1}
-    """)
+    """,
+    )
     code, summary = render_json(spec, "--keep-going", cwd=root, cache=cache)
     assert code == 1
     statuses = {n: a["status"] for n, a in summary["assets"].items()}
@@ -205,12 +219,15 @@ def test_keep_going_skips_only_dependents(tmp_path: Path, cache: Path) -> None:
 
 
 def test_two_assets_with_the_same_recipe_are_generated_once(tmp_path: Path, cache: Path) -> None:
-    spec = write(tmp_path / "twins.yaml", """
+    spec = write(
+        tmp_path / "twins.yaml",
+        """
         version: 1
         assets:
           left: {type: image, prompt: same, width: 64, seed: 4}
           right: {type: image, prompt: same, width: 64, seed: 4, output: other.png}
-    """)
+    """,
+    )
     code, summary = render_json(spec, cwd=tmp_path, cache=cache)
     assert code == 0
     assert sorted(a["status"] for a in summary["assets"].values()) == ["cached", "generated"]
@@ -235,14 +252,17 @@ def test_out_option_and_output_names(project: Path, cache: Path, tmp_path: Path)
 
 
 def test_bad_spec_exits_2_with_every_problem_and_writes_nothing(tmp_path: Path, cache: Path) -> None:
-    spec = write(tmp_path / "proj" / "bad.yaml", """
+    spec = write(
+        tmp_path / "proj" / "bad.yaml",
+        """
         version: 1
         assets:
           cliff: {type: image, promt: rocks}
           waves: {type: video, inputs: [clif]}
           a: {type: image, prompt: a, inputs: [b]}
           b: {type: image, prompt: b, inputs: [a]}
-    """)
+    """,
+    )
     before = tree_snapshot(spec.parent)
     result = render(spec, cwd=spec.parent, cache=cache)
     assert result.returncode == 2
@@ -273,8 +293,13 @@ def test_python_dash_m_runs_the_same_command(project: Path, cache: Path) -> None
     import sys
 
     env = {**os.environ, "RENDER_CACHE_DIR": str(cache)}
-    result = subprocess.run([sys.executable, "-m", "renderer", "validate", str(project)], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "renderer", "validate", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0 and "valid" in result.stdout
 
 

@@ -43,22 +43,32 @@ class LocalProvider:
     @classmethod
     def check(cls, asset: Asset, assets: dict[str, Asset]) -> list[str]:
         if asset.type == "lipsync":
-            return ["the local provider cannot lipsync; set 'provider:' to a remote provider such as varg for this asset"]
+            return [
+                "the local provider cannot lipsync; set 'provider:' to a remote provider such as varg for this asset"
+            ]
         problems = []
         formats = SUPPORTED_FORMATS[asset.type]
         if asset.output_format not in formats:
-            problems.append(f"the local provider writes {asset.type} as {', '.join(sorted(formats))}, "
-                            f"not '{asset.output_format}'; change 'output'")
+            problems.append(
+                f"the local provider writes {asset.type} as {', '.join(sorted(formats))}, "
+                f"not '{asset.output_format}'; change 'output'"
+            )
         if asset.type == "speech" and speech_engine() is None:
-            problems.append("offline speech needs espeak-ng: install it (apt-get install espeak-ng, "
-                            "brew install espeak-ng) or set a remote provider for this asset")
+            problems.append(
+                "offline speech needs espeak-ng: install it (apt-get install espeak-ng, "
+                "brew install espeak-ng) or set a remote provider for this asset"
+            )
         if asset.type == "upscale" and len(asset.inputs) != 1:
             problems.append("upscale takes exactly one input (the image or video to enlarge)")
         if asset.type == "upscale" and not any(k in asset.params for k in ("width", "height", "scale")):
             problems.append("upscale needs 'scale' (for example 2) or a target 'width' / 'height'")
         for ref in asset.inputs:
             source = assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
-            if asset.type == "compose" and ref.slot.startswith("clips.") and Path(source).suffix.lower() not in (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg"):
+            if (
+                asset.type == "compose"
+                and ref.slot.startswith("clips.")
+                and Path(source).suffix.lower() not in (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg")
+            ):
                 problems.append(f"clip '{ref.target}' is not a video or image")
         return problems
 
@@ -74,8 +84,14 @@ class LocalProvider:
         except Exception as exc:
             out.unlink(missing_ok=True)
             return Job(id=job_id, state=JobState.FAILED, error_code=type(exc).__name__, error=str(exc))
-        return Job(id=job_id, state=JobState.SUCCEEDED, resolved_model=f"local:{request.type}",
-                   output_url=out.as_uri(), data={"path": str(out)}, cost_usd=0.0)
+        return Job(
+            id=job_id,
+            state=JobState.SUCCEEDED,
+            resolved_model=f"local:{request.type}",
+            output_url=out.as_uri(),
+            data={"path": str(out)},
+            cost_usd=0.0,
+        )
 
     async def poll(self, job: Job) -> Job:
         return job

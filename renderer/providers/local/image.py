@@ -30,7 +30,7 @@ def make_image(request: JobRequest, out: Path) -> None:
     _save(image, out)
 
 
-def _save(image: "object", out: Path) -> None:
+def _save(image: object, out: Path) -> None:
     suffix = out.suffix.lower()
     if suffix in (".jpg", ".jpeg"):
         image.save(out, format="JPEG", quality=92)

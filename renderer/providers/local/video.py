@@ -27,12 +27,14 @@ def make_video(request: JobRequest, out: Path) -> None:
     args: list[str] = []
     if image is not None:
         zoom = f"1+0.12*on/{frames}"
-        pan = "iw/2-(iw/zoom/2)+(on/{n})*iw*0.04".format(n=frames)
+        pan = f"iw/2-(iw/zoom/2)+(on/{frames})*iw*0.04"
         args += ["-i", str(image.path)]
-        video_filter = (f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase,"
-                        f"crop={width * 2}:{height * 2},"
-                        f"zoompan=z='{zoom}':x='{pan}':y='ih/2-(ih/zoom/2)':d={frames}:s={width}x{height}:fps={fps},"
-                        "format=yuv420p")
+        video_filter = (
+            f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase,"
+            f"crop={width * 2}:{height * 2},"
+            f"zoompan=z='{zoom}':x='{pan}':y='ih/2-(ih/zoom/2)':d={frames}:s={width}x{height}:fps={fps},"
+            "format=yuv420p"
+        )
     else:
         seed = seed_of(request.seed, params.get("prompt", "")) % (2**31)
         args += ["-f", "lavfi", "-i", f"gradients=s={width}x{height}:r={fps}:seed={seed}:speed=0.03:n=4"]
@@ -54,8 +56,21 @@ def make_upscale(request: JobRequest, out: Path) -> None:
     height = params.get("height") or (round(info.get("height", 0) * scale) if scale else None)
     target = f"scale={width or -2}:{height or -2}:flags=lanczos"
     if kind_of(source.media_type) == "video":
-        args = ["-i", str(source.path), "-filter:v", f"{target},format=yuv420p", "-map", "0:v", "-map", "0:a?",
-                *H264, *AAC, *BITEXACT, *MP4, str(out)]
+        args = [
+            "-i",
+            str(source.path),
+            "-filter:v",
+            f"{target},format=yuv420p",
+            "-map",
+            "0:v",
+            "-map",
+            "0:a?",
+            *H264,
+            *AAC,
+            *BITEXACT,
+            *MP4,
+            str(out),
+        ]
     else:
         args = ["-i", str(source.path), "-filter:v", target, "-frames:v", "1", *BITEXACT, str(out)]
     run_ffmpeg(args, what="upscale")
@@ -77,7 +92,7 @@ def make_compose(request: JobRequest, out: Path) -> None:
     args: list[str] = []
     chains: list[str] = []
     lengths: list[float] = []
-    for index, (clip, info, trim) in enumerate(zip(clips, infos, trims)):
+    for index, (clip, info, trim) in enumerate(zip(clips, infos, trims, strict=True)):
         start = float(trim.get("from", 0))
         natural = info.get("duration") if kind_of(clip.media_type) == "video" else 3.0
         end = float(trim.get("to", natural or 3.0))
@@ -87,9 +102,11 @@ def make_compose(request: JobRequest, out: Path) -> None:
             args += ["-i", str(clip.path)]
         length = round((end - start) * fps) / fps
         lengths.append(length)
-        chains.append(f"[{index}:v]trim=start={start}:duration={length},setpts=PTS-STARTPTS,"
-                      f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
-                      f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{index}]")
+        chains.append(
+            f"[{index}:v]trim=start={start}:duration={length},setpts=PTS-STARTPTS,"
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{index}]"
+        )
     if fade > 0 and len(clips) > 1:
         fade = min(fade, *(length / 2 for length in lengths))
         label, offset = "v0", 0.0
@@ -108,9 +125,26 @@ def make_compose(request: JobRequest, out: Path) -> None:
         fade_len = min(float(params.get("fade", 1.0)), total / 2)
         volume = float(params.get("music_volume", 0.8))
         args += ["-i", str(music.path)]
-        chains.append(f"[{index}:a]aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f},"
-                      f"afade=t=in:d={fade_len}:curve=tri,afade=t=out:st={total - fade_len:.6f}:d={fade_len},volume={volume}[a]")
+        chains.append(
+            f"[{index}:a]aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f},"
+            f"afade=t=in:d={fade_len}:curve=tri,afade=t=out:st={total - fade_len:.6f}:d={fade_len},volume={volume}[a]"
+        )
         maps += ["-map", "[a]", *AAC]
     frames = round(total * fps)
-    run_ffmpeg([*args, "-filter_complex", ";".join(chains), *maps, "-frames:v", str(frames), "-r", str(fps),
-                *H264, *BITEXACT, *MP4, str(out)], what="compose the video")
+    run_ffmpeg(
+        [
+            *args,
+            "-filter_complex",
+            ";".join(chains),
+            *maps,
+            "-frames:v",
+            str(frames),
+            "-r",
+            str(fps),
+            *H264,
+            *BITEXACT,
+            *MP4,
+            str(out),
+        ],
+        what="compose the video",
+    )

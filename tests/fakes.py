@@ -1,0 +1,83 @@
+"""A fake paid provider for engine tests: a job store in memory, fixed latency, counts of every call."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import anyio
+
+from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
+from renderer.spec.model import Asset, ProviderSettings
+
+
+class FakePaidProvider:
+    name: ClassVar[str] = "fake"
+    free: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False
+    recipe_version: ClassVar[str] = "fake-1"
+
+    # the "server": shared by every instance, like a remote service across runs
+    jobs: ClassVar[dict[str, dict]] = {}
+    calls: ClassVar[list[tuple[str, str]]] = []
+    running: ClassVar[int] = 0
+    peak: ClassVar[int] = 0
+    latency: ClassVar[float] = 0.05
+    fail_prompts: ClassVar[set[str]] = set()
+    _ids = itertools.count(1)
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.jobs, cls.calls, cls.running, cls.peak, cls.fail_prompts = {}, [], 0, 0, set()
+
+    def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
+        self.settings = settings
+
+    @classmethod
+    def check(cls, asset: Asset, assets: dict[str, Asset]) -> list[str]:
+        return []
+
+    async def upload(self, item: InputFile) -> str:
+        self.calls.append(("upload", item.sha256))
+        return f"fake://{item.sha256}"
+
+    async def submit(self, request: JobRequest) -> Job:
+        job_id = f"job{next(self._ids)}"
+        self.calls.append(("submit", request.asset))
+        failed = request.params.get("prompt") in self.fail_prompts
+        self.jobs[job_id] = {"asset": request.asset, "done_at": time.monotonic() + self.latency, "failed": failed}
+        type(self).running += 1
+        type(self).peak = max(self.peak, self.running)
+        return Job(id=job_id, state=JobState.QUEUED)
+
+    async def poll(self, job: Job) -> Job:
+        self.calls.append(("poll", job.id))
+        record = self.jobs[job.id]
+        if time.monotonic() < record["done_at"]:
+            return Job(id=job.id, state=JobState.RUNNING)
+        if not record.get("counted_done"):
+            record["counted_done"] = True
+            type(self).running -= 1
+        if record["failed"]:
+            return Job(id=job.id, state=JobState.FAILED, error_code="PROMPT_FILTER_REJECTED", error="not allowed")
+        return Job(id=job.id, state=JobState.SUCCEEDED, resolved_model="fake:m1", cost_usd=0.25)
+
+    async def fetch(self, job: Job, dest: Path) -> None:
+        self.calls.append(("fetch", job.id))
+        await anyio.sleep(0)
+        dest.write_bytes(f"made by {job.id} for {self.jobs[job.id]['asset']}".encode())
+
+    async def cancel(self, job: Job) -> None:
+        self.calls.append(("cancel", job.id))
+
+    async def estimate(self, request: JobRequest) -> float | None:
+        return 0.25
+
+    async def aclose(self) -> None:
+        return None
+
+    @classmethod
+    def count(cls, kind: str) -> int:
+        return sum(1 for call, _ in cls.calls if call == kind)

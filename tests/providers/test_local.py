@@ -1,0 +1,144 @@
+"""The local provider's media, checked as media: durations, sizes, streams, levels, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import wave
+from pathlib import Path
+
+import anyio
+import numpy as np
+import pytest
+
+from renderer.media.probe import probe
+from renderer.providers.base import InputFile, JobRequest, JobState, ProviderContext
+from renderer.providers.local import LocalProvider
+from renderer.spec.model import ProviderSettings
+from tests.helpers import render, write
+
+
+def make(
+    tmp_path: Path, kind: str, fmt: str, params: dict, inputs: list[InputFile] | None = None, seed: int = 1
+) -> Path:
+    provider = LocalProvider(ProviderSettings("local", "local"), ProviderContext(tmp_path, {}))
+    request = JobRequest(
+        asset="a",
+        type=kind,
+        model=None,
+        seed=seed,
+        params=params,
+        inputs=inputs or [],
+        key="sha256:" + "0" * 64,
+        output_format=fmt,
+    )
+
+    async def go() -> Path:
+        job = await provider.submit(request)
+        assert job.state is JobState.SUCCEEDED, job.error
+        dest = tmp_path / f"out-{kind}-{seed}{fmt}"
+        await provider.fetch(job, dest)
+        return dest
+
+    return anyio.run(go)
+
+
+def test_image_size_from_aspect_ratio_and_width(tmp_path: Path) -> None:
+    out = make(tmp_path, "image", ".png", {"prompt": "sunset", "aspect_ratio": "9:16", "width": 90})
+    assert probe(out) == {"media_type": "image/png", "width": 90, "height": 160}
+    wide = make(tmp_path, "image", ".png", {"prompt": "sunset", "aspect_ratio": "16:9"}, seed=2)
+    assert (probe(wide)["width"], probe(wide)["height"]) == (1024, 576)
+
+
+def test_music_is_stereo_44k_exact_length_audible_and_unclipped(tmp_path: Path) -> None:
+    out = make(tmp_path, "music", ".wav", {"prompt": "calm", "duration": 2.5})
+    with wave.open(str(out)) as handle:
+        assert (handle.getnchannels(), handle.getframerate(), handle.getsampwidth()) == (2, 44100, 2)
+        assert handle.getnframes() == round(2.5 * 44100)
+        samples = np.frombuffer(handle.readframes(handle.getnframes()), "<i2").astype(float) / 32768
+    rms = float(np.sqrt(np.mean(samples**2)))
+    assert rms > 0.02  # not silent
+    assert np.max(np.abs(samples)) < 0.999  # not clipped
+
+
+def test_music_in_other_formats(tmp_path: Path) -> None:
+    for fmt, codec in ((".flac", "flac"), (".mp3", "mp3")):
+        info = probe(make(tmp_path, "music", fmt, {"prompt": "x", "duration": 1.0}))
+        assert info["audio_codec"] == codec and abs(info["duration"] - 1.0) < 0.06
+
+
+def test_same_seed_same_bytes_other_seed_other_piece(tmp_path: Path) -> None:
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    a = make(tmp_path / "1", "music", ".wav", {"prompt": "x", "duration": 0.5})
+    b = make(tmp_path / "2", "music", ".wav", {"prompt": "x", "duration": 0.5})
+    c = make(tmp_path, "music", ".wav", {"prompt": "x", "duration": 0.5}, seed=9)
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+
+
+def test_video_from_an_image_has_the_asked_duration_and_size(tmp_path: Path) -> None:
+    still = make(tmp_path, "image", ".png", {"prompt": "x", "width": 96, "aspect_ratio": "16:9"})
+    out = make(
+        tmp_path,
+        "video",
+        ".mp4",
+        {"duration": 2, "fps": 12, "width": 64},
+        [InputFile("0", still, "sha256:x", "image/png")],
+    )
+    info = probe(out)
+    assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (64, 36)
+    assert abs(info["duration"] - 2) <= 1 / 12
+
+
+def test_compose_crossfade_shortens_by_the_fade_and_carries_music(tmp_path: Path) -> None:
+    clip = make(tmp_path, "video", ".mp4", {"duration": 2, "fps": 10, "width": 64})
+    music = make(tmp_path, "music", ".wav", {"prompt": "x", "duration": 10})
+    inputs = [
+        InputFile("clips.0", clip, "h", "video/mp4"),
+        InputFile("clips.1", clip, "h", "video/mp4"),
+        InputFile("audio", music, "h", "audio/wav"),
+    ]
+    out = make(
+        tmp_path, "compose", ".mp4", {"transition": {"type": "crossfade", "duration": 0.5}, "clips": [{}, {}]}, inputs
+    )
+    info = probe(out)
+    assert abs(info["duration"] - 3.5) <= 0.1, info  # 2 + 2 - 0.5
+    assert info["audio_codec"] == "aac" and info["video_codec"] == "h264"
+    cut = make(tmp_path, "compose", ".mp4", {"clips": [{"from": 0.5, "to": 1.5}, {}]}, inputs[:2], seed=3)
+    assert abs(probe(cut)["duration"] - 3.0) <= 0.1
+
+
+def test_upscale_to_a_scale(tmp_path: Path) -> None:
+    still = make(tmp_path, "image", ".png", {"prompt": "x", "width": 32, "aspect_ratio": "1:1"})
+    out = make(tmp_path, "upscale", ".png", {"scale": 2}, [InputFile("0", still, "h", "image/png")])
+    assert (probe(out)["width"], probe(out)["height"]) == (64, 64)
+
+
+def test_a_render_is_byte_identical_in_two_processes_with_empty_caches(project: Path, tmp_path: Path) -> None:
+    first = render(project, "--json", "--out", tmp_path / "o1", cwd=project.parent, cache=tmp_path / "c1")
+    second = render(
+        project,
+        "--json",
+        "--out",
+        tmp_path / "o2",
+        cwd=project.parent,
+        cache=tmp_path / "c2",
+        env={"PYTHONHASHSEED": "77"},
+    )
+    assert first.returncode == second.returncode == 0
+    for name in ("still.png", "motion.mp4", "tune.wav", "cut.mp4"):
+        digest_1 = hashlib.sha256((tmp_path / "o1" / name).read_bytes()).hexdigest()
+        assert digest_1 == hashlib.sha256((tmp_path / "o2" / name).read_bytes()).hexdigest(), name
+
+
+def test_speech_without_an_engine_is_a_clear_error_before_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write(
+        tmp_path / "p.yaml",
+        """
+        version: 1
+        assets:
+          hello: {type: speech, text: hello there}
+    """,
+    )
+    result = render(spec, cwd=tmp_path, cache=tmp_path / "c", env={"PATH": "/nonexistent"})
+    assert result.returncode == 2
+    assert "asset 'hello': offline speech needs espeak-ng" in result.stderr

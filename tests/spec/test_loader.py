@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from renderer.errors import SpecError
+from renderer.spec.loader import load_yaml
+
+
+def load(tmp_path: Path, data: bytes) -> tuple[object, dict]:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(data)
+    return load_yaml(path, "p.yaml")
+
+
+def problems(tmp_path: Path, data: bytes) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load(tmp_path, data)
+    return [str(p) for p in info.value.problems]
+
+
+def test_marks_give_line_and_column_of_every_key(tmp_path: Path) -> None:
+    data, marks = load(tmp_path, b"version: 1\nassets:\n  cliff:\n    type: image\n    inputs: [a, b]\n")
+    assert data == {"version": 1, "assets": {"cliff": {"type": "image", "inputs": ["a", "b"]}}}
+    assert marks[("assets", "cliff")] == (3, 3)
+    assert marks[("assets", "cliff", "type")] == (4, 5)
+    assert marks[("assets", "cliff", "inputs", 1)] == (5, 17)
+
+
+def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
+    found = problems(tmp_path, b"version: 1\nversion: 2\n")
+    assert found == ["p.yaml:2:1: duplicate key 'version' (first given on line 1); remove one of them"]
+
+
+def test_tabs_syntax_errors_and_empty_files(tmp_path: Path) -> None:
+    assert "tab" in problems(tmp_path, b"assets:\n\tx: 1\n")[0]
+    assert problems(tmp_path, b"a: [1, 2\n")[0].startswith("p.yaml:2:1: this is not valid YAML")
+    assert "empty" in problems(tmp_path, b"  \n")[0]
+
+
+def test_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    assert problems(tmp_path, b"version: 1\nname: \xff\xfe\n") == [
+        "p.yaml:2:1: the file is not UTF-8 text; save it as UTF-8"
+    ]
+
+
+def test_alias_bomb_and_deep_nesting_are_refused(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        for i in range(1, 9)
+    ]
+    assert "alias bomb" in problems(tmp_path, "\n".join(lines).encode())[0]
+    assert "deeper than" in problems(tmp_path, b"a: " + b"[" * 100 + b"]" * 100)[0]
+
+
+def test_a_directory_and_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="directory"):
+        load_yaml(tmp_path, "dir")
+    with pytest.raises(SpecError, match="no such file"):
+        load_yaml(tmp_path / "none.yaml", "none.yaml")

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from renderer.errors import SpecError
+from renderer.schemas import load_schema
+from renderer.store.lockfile import read_lock, render_lock, write_lock
+
+DIGEST = "a" * 64
+
+
+def entry(**overrides: object) -> dict:
+    base = {
+        "key": "sha256:" + "b" * 64,
+        "provider": "local",
+        "model": None,
+        "resolved_model": "local:image",
+        "job_id": "j1",
+        "output": "x.png",
+        "sha256": DIGEST,
+        "bytes": 10,
+        "media_type": "image/png",
+        "width": 4,
+        "height": 4,
+        "cost_usd": 0.0,
+        "created": "2026-01-01T00:00:00Z",
+        "inputs": {"0": "sha256:" + "c" * 64},
+    }
+    return {**base, **overrides}
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), max_size=6))
+def test_any_names_and_text_round_trip_through_yaml(names: dict[str, str]) -> None:
+    entries = {name: entry(output=text or "x", job_id=text) for name, text in names.items()}
+    loaded = yaml.safe_load(render_lock("p.yaml", entries))
+    assert loaded["lock-version"] == 1
+    assert set(loaded["assets"]) == set(entries)
+    for name, text in names.items():
+        assert loaded["assets"][name]["output"] == (text or "x")
+        assert loaded["assets"][name]["job_id"] == text
+
+
+def test_deterministic_sorted_and_valid_against_its_schema(tmp_path: Path) -> None:
+    entries = {"zeta": entry(), "alpha": entry(output="a.png"), "yes": entry(job_id="1e3")}
+    data = render_lock("p.yaml", entries)
+    assert data == render_lock("p.yaml", dict(reversed(list(entries.items()))))
+    assert data.index(b'"alpha"') < data.index(b'"yes"') < data.index(b'"zeta"')
+    document = yaml.safe_load(data)
+    jsonschema.Draft7Validator(load_schema("lockfile")).validate(document)
+    assert document["assets"]["yes"]["job_id"] == "1e3"  # stays text, not a number
+    path = tmp_path / "p.lock"
+    write_lock(path, "p.yaml", entries)
+    mtime = path.stat().st_mtime_ns
+    write_lock(path, "p.yaml", entries)
+    assert path.stat().st_mtime_ns == mtime  # unchanged content is not rewritten
+    assert read_lock(path)[0]["alpha"]["output"] == "a.png"
+
+
+def test_a_broken_lockfile_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.lock"
+    path.write_text("<<<<<<< HEAD\nassets: [\n")
+    with pytest.raises(SpecError, match="merge conflict"):
+        read_lock(path)
+    path.write_text("lock-version: 99\nassets: {}\n")
+    with pytest.raises(SpecError, match="not a lockfile of version 1"):
+        read_lock(path)
+    assert read_lock(tmp_path / "missing.lock") == ({}, b"")

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from renderer.store.state import file_digest, load_state, save_state, stat_pair, unchanged
+
+
+def make_state(tmp_path: Path) -> tuple[dict, bytes, bytes]:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"aaa")
+    (out / "b.png").write_bytes(b"bbbb")
+    (tmp_path / "in.wav").write_bytes(b"input")
+    spec, lock = b"spec", b"lock"
+    state = {
+        "spec_sha": file_digest(spec),
+        "lock_sha": file_digest(lock),
+        "out_dir": str(out),
+        "files": {str(tmp_path / "in.wav"): (*stat_pair(str(tmp_path / "in.wav")), "d")},
+        "assets": {
+            "a": ("a.png", *stat_pair(str(out / "a.png")), (), "x"),
+            "b": ("b.png", *stat_pair(str(out / "b.png")), ("a",), "y"),
+        },
+    }
+    return state, spec, lock
+
+
+def test_nothing_changed_means_nothing_to_do(tmp_path: Path) -> None:
+    state, spec, lock = make_state(tmp_path)
+    assert unchanged(state, spec, lock, None, []) == ["a", "b"]
+    assert sorted(unchanged(state, spec, lock, None, ["b"])) == ["a", "b"]
+    assert unchanged(state, spec, lock, None, ["a"]) == ["a"]
+
+
+def test_every_kind_of_change_is_seen(tmp_path: Path) -> None:
+    state, spec, lock = make_state(tmp_path)
+    assert unchanged(state, b"spec2", lock, None, []) is None
+    assert unchanged(state, spec, b"lock2", None, []) is None
+    assert unchanged(state, spec, lock, str(tmp_path / "other"), []) is None
+    assert unchanged(state, spec, lock, None, ["ghost"]) is None
+    os.utime(tmp_path / "in.wav", ns=(1, 1))
+    assert unchanged(state, spec, lock, None, []) is None
+
+
+def test_an_output_touched_or_removed_is_seen(tmp_path: Path) -> None:
+    state, spec, lock = make_state(tmp_path)
+    (tmp_path / "out" / "b.png").write_bytes(b"BBBB")
+    os.utime(tmp_path / "out" / "b.png", ns=(5, 5))
+    assert unchanged(state, spec, lock, None, []) is None
+    assert unchanged(state, spec, lock, None, ["a"]) == ["a"]
+    (tmp_path / "out" / "a.png").unlink()
+    assert unchanged(state, spec, lock, None, ["a"]) is None
+
+
+def test_state_round_trip_and_version(tmp_path: Path) -> None:
+    state, _, _ = make_state(tmp_path)
+    path = tmp_path / "s" / "x.marshal"
+    save_state(path, "1.0", state)
+    assert load_state(path, "1.0")["assets"] == state["assets"]
+    assert load_state(path, "2.0") is None
+    path.write_bytes(b"garbage")
+    assert load_state(path, "1.0") is None
