@@ -31,7 +31,9 @@ from renderer.store.lockfile import lock_path, read_lock, write_lock
 from renderer.store.manifest import manifest_entry, render_manifest, write_manifest
 from renderer.store.state import file_digest, load_state, save_state, state_path
 
-LOCK_WRITE_INTERVAL = 0.2  # seconds; finished results are safe in the cache meanwhile
+# Free results are written to the lockfile at most this often (seconds), so that 10,000 quick assets do not
+# rewrite it 10,000 times; they are safe in the cache meanwhile. Paid results are written at once.
+LOCK_WRITE_INTERVAL = 0.2
 
 
 class Reporter(Protocol):
@@ -329,7 +331,7 @@ class Run:
             outcome.status, outcome.record, outcome.sha256 = status, record, record["sha256"]
             outcome.cost_usd = record.get("cost_usd") if status == "generated" else None
             self.lock_entries[name] = self.lock_entry(asset, key, hashes, record)
-            self.lock_changed()
+            self.lock_changed(urgent=status == "generated" and not self.provider_is_free(asset))
         except AssetError as exc:
             outcome.error = exc.message
         except RenderError as exc:
@@ -392,9 +394,14 @@ class Run:
 
     # ---- the lockfile, the manifest and the no-op state
 
-    def lock_changed(self) -> None:
+    def provider_is_free(self, asset: Asset) -> bool:
+        from renderer.providers.registry import provider_class
+
+        return bool(provider_class(self.providers.settings_for(asset.provider).use).free)
+
+    def lock_changed(self, *, urgent: bool) -> None:
         self._lock_dirty = True
-        if time.monotonic() - self._lock_written_at >= LOCK_WRITE_INTERVAL:
+        if urgent or time.monotonic() - self._lock_written_at >= LOCK_WRITE_INTERVAL:
             self.flush_lock()
 
     def flush_lock(self) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+
+# The ffmpeg processes of the job running in this context, so a cancelled job can stop them at once.
+job_processes: ContextVar[list[subprocess.Popen[str]] | None] = ContextVar("job_processes", default=None)
 
 # Flags that keep every encode byte-reproducible: no encoder strings, no creation times, fixed threads.
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
@@ -39,10 +43,20 @@ def ffmpeg_exe() -> str:
 
 def run_ffmpeg(args: list[str], *, what: str) -> None:
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    result = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+    tracked = job_processes.get()
+    if tracked is not None:
+        tracked.append(process)
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise FFmpegError(f"ffmpeg failed to {what}: {tail}")
+
+
+def stop(processes: list[subprocess.Popen[str]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
 
 
 def ffmpeg_info(path: Path) -> str:

@@ -308,3 +308,67 @@ def test_json_summary_goes_to_stdout_alone(project: Path, cache: Path) -> None:
     document = json.loads(result.stdout)
     assert document["status"] == "ok" and document["totals"]["generated"] == 4
     assert all({"status", "path", "sha256"} <= set(a) for a in document["assets"].values())
+
+
+def test_ctrl_c_stops_at_once_keeps_what_finished_and_the_next_run_goes_on(tmp_path: Path, cache: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.helpers import RENDER
+
+    spec = write(
+        tmp_path / "long.yaml",
+        """
+        version: 1
+        assets:
+          quick: {type: image, prompt: x, width: 64}
+          slow: {type: video, prompt: y, duration: 120, fps: 30, width: 1280, inputs: [quick]}
+    """,
+    )
+    env = {**os.environ, "RENDER_CACHE_DIR": str(cache)}
+    process = subprocess.Popen(
+        [RENDER, str(spec), "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lock = tmp_path / "long.lock"
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and "quick" in lock.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert time.monotonic() - started < 5
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert set(read_lock(lock)["assets"]) == {"quick"}
+    assert not (tmp_path / "out" / "slow.mp4").exists()
+    assert not [p for p in (cache / "tmp").iterdir()]
+    spec.write_text(spec.read_text().replace("duration: 120, fps: 30, width: 1280", "duration: 1, fps: 8, width: 64"))
+    code, summary = render_json(spec, cwd=tmp_path, cache=cache)
+    assert code == 0 and summary["assets"]["quick"]["status"] == "cached"
+
+
+def test_a_terminal_gets_the_live_display(project: Path, cache: Path) -> None:
+    import pty
+    import subprocess
+
+    from tests.helpers import RENDER
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "RENDER_CACHE_DIR": str(cache), "COLUMNS": "100", "TERM": "xterm"}
+    process = subprocess.Popen([RENDER, str(project)], cwd=project.parent, env=env, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert process.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[" in screen  # drawn with terminal control sequences
+    assert "made" in screen and "4 generated, 0 cached" in screen

@@ -3,8 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anyio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renderer.engine.scheduler import PrioritySlots, run_graph
+from tests.engine.test_dag import dags
 
 
 @dataclass
@@ -124,3 +127,14 @@ def test_a_cancelled_waiter_gives_up_its_place() -> None:
         return got
 
     assert anyio.run(main) == ["patient"]
+
+
+@given(dags(), st.integers(1, 4))
+@settings(max_examples=60, deadline=None)
+def test_every_node_starts_after_all_its_inputs_finished(deps: dict[str, list[str]], slots: int) -> None:
+    results, events = run(deps, {name: 0 for name in deps}, slots=slots)
+    assert all(r.ok for r in results.values()) and set(results) == set(deps)
+    position = {(kind, name): i for i, (kind, name, _) in enumerate(events)}
+    for name, needs in deps.items():
+        for dep in needs:
+            assert position[("end", dep)] < position[("start", name)]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import anyio.to_thread
 
+from renderer.media.ffmpeg import job_processes, stop
 from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
 from renderer.spec.model import Asset, ProviderSettings
 
@@ -79,11 +80,19 @@ class LocalProvider:
         # The job id comes from the cache key, so the lockfile is the same on every machine.
         job_id = "local-" + request.key.removeprefix("sha256:")[:16]
         out = self.context.scratch / f"{job_id}-{uuid.uuid4().hex[:8]}{request.output_format}"
+        processes: list = []
+        token = job_processes.set(processes)  # worker threads run in a copy of this context
         try:
-            await anyio.to_thread.run_sync(_generate, request, out)
+            await anyio.to_thread.run_sync(_generate, request, out, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            stop(processes)  # Ctrl-C: local work is free to redo, so stop it now
+            out.unlink(missing_ok=True)
+            raise
         except Exception as exc:
             out.unlink(missing_ok=True)
             return Job(id=job_id, state=JobState.FAILED, error_code=type(exc).__name__, error=str(exc))
+        finally:
+            job_processes.reset(token)
         return Job(
             id=job_id,
             state=JobState.SUCCEEDED,
