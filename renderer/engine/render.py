@@ -286,6 +286,11 @@ class Run:
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "probe": info,
         }
+        locked = self.lock_entries.get(asset.name)
+        if locked and locked.get("key") == key and locked.get("sha256") == generated.sha256:
+            # The same bytes as the lockfile names (a deterministic remake): keep its history, so the
+            # lockfile stays byte-identical on a machine with an empty cache.
+            record.update({k: locked[k] for k in ("created", "job_id", "resolved_model") if locked.get(k)})
         self.cache.put(key, generated.path, record)
         self.journal.remove(key)
         return record

@@ -372,3 +372,14 @@ def test_a_terminal_gets_the_live_display(project: Path, cache: Path) -> None:
     screen = b"".join(chunks).decode(errors="replace")
     assert "\x1b[" in screen  # drawn with terminal control sequences
     assert "made" in screen and "4 generated, 0 cached" in screen
+
+
+def test_a_fresh_machine_reproduces_the_committed_lockfile_byte_for_byte(project: Path, cache: Path, tmp_path: Path) -> None:
+    import shutil
+
+    render(project, cwd=project.parent, cache=cache)
+    committed = (project.parent / "project.lock").read_bytes()
+    shutil.rmtree(project.parent / "out")
+    code, summary = render_json(project, cwd=project.parent, cache=tmp_path / "another-machine")
+    assert code == 0 and summary["totals"]["generated"] == 4
+    assert (project.parent / "project.lock").read_bytes() == committed
