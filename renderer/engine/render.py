@@ -27,7 +27,7 @@ from renderer.providers.base import InputFile, JobRequest, ProviderContext
 from renderer.spec.model import Asset, Project
 from renderer.store.atomic import sha256_file
 from renderer.store.cache import Cache
-from renderer.store.lockfile import lock_path, read_lock, write_lock
+from renderer.store.lockfile import lock_path, read_lock_text, write_lock
 from renderer.store.manifest import manifest_entry, render_manifest, write_manifest
 from renderer.store.state import file_digest, load_state, save_state, state_path
 
@@ -92,7 +92,7 @@ class Run:
         self.cache = Cache(options.cache_dir)
         self.journal = Journal(options.cache_dir / "journal")
         self.lock_file = lock_path(project.path)
-        self.lock_entries, lock_bytes = read_lock(self.lock_file)
+        self.lock_entries, lock_bytes, self.lock_text = read_lock_text(self.lock_file)
         self.old_lock = dict(self.lock_entries)
         self.lock_bytes = lock_bytes
         self.state_file = state_path(options.cache_dir, project.path)
@@ -299,7 +299,7 @@ class Run:
 
     def lock_entry(self, asset: Asset, key: str, hashes: dict[str, str], record: dict[str, Any]) -> dict[str, Any]:
         info = record.get("probe", {})
-        return {
+        entry = {
             "key": key,
             "provider": asset.provider,
             "model": asset.model,
@@ -316,6 +316,8 @@ class Run:
             "created": record.get("created"),
             "inputs": dict(hashes),
         }
+        # only what the lockfile holds, so an unchanged entry compares equal to the one read from it
+        return {k: v for k, v in entry.items() if v is not None and v != {}}
 
     async def render_one(self, name: str) -> Outcome:
         asset = self.project.assets[name]
@@ -411,7 +413,7 @@ class Run:
 
     def flush_lock(self) -> None:
         if self._lock_dirty and self.options.mode != "locked":  # --locked verifies the lockfile, never edits it
-            self.lock_bytes = write_lock(self.lock_file, self.project.path.name, self.lock_entries)
+            self.lock_bytes = write_lock(self.lock_file, self.project.path.name, self.lock_entries, self.lock_text)
             self._lock_dirty = False
             self._lock_written_at = time.monotonic()
 

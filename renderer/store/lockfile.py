@@ -40,25 +40,48 @@ def lock_path(spec: Path) -> Path:
 
 
 def render_lock(spec_name: str, entries: dict[str, dict[str, Any]]) -> bytes:
-    lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(spec_name)}\n", "assets:"]
-    if not entries:
-        lines.append(" {}\n")
-    else:
-        lines.append("\n")
-    for name in sorted(entries):
-        entry = entries[name]
-        lines.append(f"\n  {_scalar(name)}:\n")
-        for field in FIELDS:
-            value = entry.get(field)
-            if value is None:
-                continue
-            if field == "inputs":
-                if value:
-                    lines.append("    inputs:\n")
-                    lines += [f"      {_scalar(slot)}: {_scalar(digest)}\n" for slot, digest in value.items()]
-                continue
-            lines.append(f"    {field}: {_scalar(value)}\n")
-    return "".join(lines).encode()
+    return LockText(spec_name).render(entries)
+
+
+class LockText:
+    """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed."""
+
+    def __init__(self, spec_name: str, known: dict[str, tuple[dict[str, Any], str]] | None = None) -> None:
+        self.spec_name = spec_name
+        self._texts = dict(known or {})
+
+    def render(self, entries: dict[str, dict[str, Any]]) -> bytes:
+        lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
+        lines.append("\n" if entries else " {}\n")
+        texts = {}
+        for name in sorted(entries):
+            entry = entries[name]
+            known = self._texts.get(name)
+            text = (
+                known[1] if known is not None and (known[0] is entry or known[0] == entry) else _entry_text(name, entry)
+            )
+            texts[name] = (entry, text)
+            lines.append(text)
+        self._texts = texts
+        return "".join(lines).encode()
+
+
+def _entry_text(name: str, entry: dict[str, Any]) -> str:
+    lines = [f"\n  {_scalar(name)}:\n"]
+    for field in FIELDS:
+        value = entry.get(field)
+        if value is None:
+            continue
+        if field == "inputs":
+            if value:
+                lines.append("    inputs:\n")
+                lines += [f"      {_scalar(slot)}: {_scalar(digest)}\n" for slot, digest in value.items()]
+            continue
+        lines.append(f"    {field}: {_scalar(value)}\n")
+    return "".join(lines)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.:/+@ -]*")
 
 
 # YAML's printable set, less NEL, LS and PS, which PyYAML reads as line breaks inside quotes.
@@ -71,14 +94,16 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return f'"{value}"'
     # A JSON string is a YAML double-quoted scalar, so every string stays text ("yes", "1e3"). Non-ASCII is
     # written as itself (JSON's surrogate-pair escapes do not read back in YAML), and what YAML cannot
     # carry as printable text gets YAML's own escape.
     return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
-def write_lock(path: Path, spec_name: str, entries: dict[str, dict[str, Any]]) -> bytes:
-    data = render_lock(spec_name, entries)
+def write_lock(path: Path, spec_name: str, entries: dict[str, dict[str, Any]], text: LockText | None = None) -> bytes:
+    data = (text or LockText(spec_name)).render(entries)
     try:
         if path.read_bytes() == data:
             return data
@@ -90,10 +115,26 @@ def write_lock(path: Path, spec_name: str, entries: dict[str, dict[str, Any]]) -
 
 def read_lock(path: Path) -> tuple[dict[str, dict[str, Any]], bytes]:
     """The lock's entries by asset name, and its bytes. A missing lockfile is empty."""
+    entries, data, _ = read_lock_text(path)
+    return entries, data
+
+
+def read_lock_text(path: Path) -> tuple[dict[str, dict[str, Any]], bytes, LockText]:
+    """Like ``read_lock``, with a LockText that already knows the text of every entry read."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return {}, b""
+        return {}, b"", LockText(path.with_suffix(".yaml").name)
+    parsed = _parse_own_format(data)
+    if parsed is not None:
+        entries, texts = parsed
+        spec_name = json.loads(data.split(b"\n", 3)[2][6:])
+        return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries})
+    entries, data = _read_yaml_lock(path, data)
+    return entries, data, LockText(path.with_suffix(".yaml").name)
+
+
+def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, dict[str, Any]], bytes]:
     import yaml
 
     try:
@@ -120,3 +161,53 @@ def read_lock(path: Path) -> tuple[dict[str, dict[str, Any]], bytes]:
             [Problem(str(path), 1, 1, f"this is not a lockfile of version {LOCK_VERSION}; delete it and render again")]
         )
     return {str(k): v for k, v in loaded["assets"].items() if isinstance(v, dict)}, data
+
+
+def _parse_own_format(data: bytes) -> tuple[dict[str, dict[str, Any]], dict[str, str]] | None:
+    """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
+    anything else (hand-edited, merged, older), which then goes through the YAML parser."""
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if lines[:2] != [HEADER.rstrip("\n"), f"lock-version: {LOCK_VERSION}"] or not lines[2].startswith("spec: "):
+        return None
+    if lines[3] == "assets: {}":
+        return {}, {}
+    if lines[3] != "assets:":
+        return None
+    entries: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}
+    starts: list[tuple[str, int]] = []
+    entry: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+    loads = json.loads
+    try:
+        for number, line in enumerate(lines[4:], start=4):
+            if not line:
+                continue
+            if line.startswith("      ") and inputs is not None:
+                slot, _, value = line[6:].partition(": ")
+                inputs[loads(slot)] = loads(value)
+            elif line.startswith("    ") and entry is not None:
+                field, _, value = line[4:].partition(": ")
+                if field == "inputs:" and not value:
+                    inputs = entry["inputs"] = {}
+                elif field in FIELDS:
+                    entry[field] = loads(value)
+                    inputs = None
+                else:
+                    return None
+            elif line.startswith("  ") and line.endswith(":") and not line.startswith("   "):
+                name = loads(line[2:-1])
+                entry = entries[name] = {}
+                starts.append((name, number))
+                inputs = None
+            else:
+                return None
+    except ValueError:
+        return None
+    ends = [number - 1 for _, number in starts[1:]] + [len(lines) - 1]
+    for (name, start), end in zip(starts, ends, strict=True):
+        texts[name] = "\n" + "\n".join(lines[start:end]) + "\n"
+    return entries, texts

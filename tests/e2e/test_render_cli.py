@@ -374,7 +374,9 @@ def test_a_terminal_gets_the_live_display(project: Path, cache: Path) -> None:
     assert "made" in screen and "4 generated, 0 cached" in screen
 
 
-def test_a_fresh_machine_reproduces_the_committed_lockfile_byte_for_byte(project: Path, cache: Path, tmp_path: Path) -> None:
+def test_a_fresh_machine_reproduces_the_committed_lockfile_byte_for_byte(
+    project: Path, cache: Path, tmp_path: Path
+) -> None:
     import shutil
 
     render(project, cwd=project.parent, cache=cache)

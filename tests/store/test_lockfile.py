@@ -71,3 +71,41 @@ def test_a_broken_lockfile_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not a lockfile of version 1"):
         read_lock(path)
     assert read_lock(tmp_path / "missing.lock") == ({}, b"")
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), max_size=6))
+def test_the_fast_reader_agrees_with_yaml(names: dict[str, str]) -> None:
+    from renderer.store.lockfile import _parse_own_format
+
+    entries = {name: entry(output=text or "x", job_id=text, duration=1.5) for name, text in names.items()}
+    data = render_lock("p.yaml", entries)
+    parsed = _parse_own_format(data)
+    parsed = parsed[0] if parsed is not None else None
+    expected = yaml.safe_load(data)["assets"] or {}
+    assert parsed is None or parsed == expected  # None only sends it to the YAML parser
+    if all(text.isprintable() for text in [*names, *names.values()]):
+        assert parsed == expected
+
+
+def test_a_hand_edited_lockfile_is_read_by_the_yaml_parser(tmp_path: Path) -> None:
+    path = tmp_path / "p.lock"
+    write_lock(path, "p.yaml", {"a": entry()})
+    path.write_text(path.read_text().replace('    provider: "local"', "    provider: local  # edited"))
+    assert read_lock(path)[0]["a"]["provider"] == "local"
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), min_size=1, max_size=6))
+def test_text_remembered_from_a_read_rewrites_the_same_bytes(names: dict[str, str]) -> None:
+    import tempfile
+
+    from renderer.store.lockfile import read_lock_text
+
+    entries = {name: entry(output=text or "x", job_id=text) for name, text in names.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.lock"
+        data = write_lock(path, "p.yaml", entries)
+        read, read_bytes, text = read_lock_text(path)
+        assert read_bytes == data
+        assert text.render(read) == data
+        changed = {**read, next(iter(read)): entry(output="changed.png")}
+        assert text.render(changed) == render_lock("p.yaml", changed)
