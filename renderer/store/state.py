@@ -66,18 +66,11 @@ def unchanged(
             return None
     assets: dict[str, tuple[Any, ...]] = state["assets"]
     if selection:
-        names: list[str] = []
-        seen: set[str] = set()
-        stack = list(selection)
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            if name not in assets:
-                return None
-            seen.add(name)
-            names.append(name)
-            stack.extend(assets[name][3])
+        if any(name not in assets for name in selection):
+            return None
+        from renderer.engine.dag import closure  # standard library only, like this module
+
+        names = list(closure({name: entry[3] for name, entry in assets.items()}, selection))
     else:
         names = list(assets)
     out = state["out_dir"]
