@@ -8,9 +8,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RENDER = str(Path(sys.executable).parent / "render")
 
@@ -80,3 +83,48 @@ assets:
     clips: [motion, {asset: motion, from: 0.25, to: 0.75}]
     audio: tune
 """
+
+
+def decode_audio(path: Path, rate: int = 44100) -> np.ndarray:
+    """Stereo float samples of any media file's audio, decoded by the same ffmpeg render uses."""
+    import numpy as np
+
+    from renderer.media.ffmpeg import ffmpeg_exe
+
+    raw = subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "s16le", "-ac", "2", "-ar", str(rate), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, "<i2").reshape(-1, 2).astype(float) / 32768
+
+
+def frame_at(path: Path, seconds: float) -> np.ndarray:
+    """One video frame as an RGB array."""
+    import numpy as np
+
+    from renderer.media.ffmpeg import ffmpeg_exe
+    from renderer.media.probe import probe
+
+    info = probe(path)
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-ss",
+            str(seconds),
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(info["height"], info["width"], 3).astype(float)

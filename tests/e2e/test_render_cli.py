@@ -385,3 +385,25 @@ def test_a_fresh_machine_reproduces_the_committed_lockfile_byte_for_byte(
     code, summary = render_json(project, cwd=project.parent, cache=tmp_path / "another-machine")
     assert code == 0 and summary["totals"]["generated"] == 4
     assert (project.parent / "project.lock").read_bytes() == committed
+
+
+def test_the_demo_renders_a_finished_video_and_then_nothing(tmp_path: Path, cache: Path) -> None:
+    import shutil
+
+    from renderer.media.probe import probe
+    from tests.helpers import decode_audio
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns("out", "*.lock"))
+    spec = tmp_path / "specs" / "demo.yaml"
+    result = render(spec, cwd=tmp_path, cache=cache, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "final: specs/out/ocean-promo.mp4" in result.stdout
+    final = tmp_path / "specs" / "out" / "ocean-promo.mp4"
+    info = probe(final)
+    assert (info["width"], info["height"], info["video_codec"], info["audio_codec"]) == (1280, 720, "h264", "aac")
+    assert abs(info["duration"] - (4 + 4 + 3 - 2 * 0.75)) <= 1 / 24 + 0.03
+    audio = decode_audio(final)
+    assert float(abs(audio).mean()) > 0.02 and float(abs(audio).max()) < 1.0
+    again = render(spec, "--json", cwd=tmp_path, cache=cache)
+    assert json.loads(again.stdout)["totals"]["generated"] == 0

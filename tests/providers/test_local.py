@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import wave
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from renderer.media.probe import probe
 from renderer.providers.base import InputFile, JobRequest, JobState, ProviderContext
 from renderer.providers.local import LocalProvider
 from renderer.spec.model import ProviderSettings
-from tests.helpers import render, write
+from tests.helpers import decode_audio, frame_at, render, write
 
 
 def make(
@@ -142,3 +143,127 @@ def test_speech_without_an_engine_is_a_clear_error_before_work(tmp_path: Path, m
     result = render(spec, cwd=tmp_path, cache=tmp_path / "c", env={"PATH": "/nonexistent"})
     assert result.returncode == 2
     assert "asset 'hello': offline speech needs espeak-ng" in result.stderr
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB")).astype(float)
+
+
+def test_caption_is_drawn_along_the_bottom_only(tmp_path: Path) -> None:
+    params = {"prompt": "forest", "width": 320, "aspect_ratio": "16:9"}
+    plain = _pixels(make(tmp_path, "image", ".png", params))
+    (tmp_path / "c").mkdir()
+    captioned = _pixels(make(tmp_path / "c", "image", ".png", {**params, "caption": "HELLO THERE"}))
+    changed = np.abs(plain - captioned).sum(axis=2) > 30
+    rows = np.nonzero(changed.any(axis=1))[0]
+    assert rows.size and rows.min() > plain.shape[0] * 0.6  # only in the lower part
+    assert changed.sum() > 200
+
+
+def test_prompt_words_choose_the_palette(tmp_path: Path) -> None:
+    def luminance(prompt: str) -> float:
+        folder = tmp_path / prompt.replace(" ", "_")
+        folder.mkdir()
+        return float(_pixels(make(folder, "image", ".png", {"prompt": prompt, "width": 160})).mean())
+
+    assert luminance("stars at midnight") < luminance("desert dunes at noon") - 40
+    night = _pixels(make(tmp_path, "image", ".png", {"prompt": "ocean", "width": 160}, seed=4))
+    assert night[..., 2].mean() > night[..., 0].mean()  # the sea is blue
+
+
+def test_video_without_a_picture_pans_and_muxes_given_audio(tmp_path: Path) -> None:
+    tone = make(tmp_path, "music", ".wav", {"prompt": "x", "duration": 5})
+    out = make(
+        tmp_path,
+        "video",
+        ".mp4",
+        {"prompt": "night sky", "duration": 1.5, "fps": 12, "width": 96},
+        [InputFile("audio", tone, "h", "audio/wav")],
+    )
+    info = probe(out)
+    assert info["audio_codec"] == "aac" and abs(info["duration"] - 1.5) <= 1 / 12 + 0.03
+    first, last = frame_at(out, 0), frame_at(out, 1.4)
+    assert np.abs(first - last).mean() > 1.0  # it moves
+    audio = decode_audio(out)
+    assert abs(len(audio) / 44100 - 1.5) < 0.05 and np.sqrt(np.mean(audio**2)) > 0.01
+
+
+def test_video_upscale(tmp_path: Path) -> None:
+    clip = make(tmp_path, "video", ".mp4", {"prompt": "x", "duration": 1, "fps": 8, "width": 64})
+    out = make(tmp_path, "upscale", ".mp4", {"width": 128}, [InputFile("0", clip, "h", "video/mp4")])
+    info = probe(out)
+    assert (info["width"], info["height"]) == (128, 72) and abs(info["duration"] - 1) <= 1 / 8
+
+
+def test_title_shows_in_its_window_and_then_leaves(tmp_path: Path) -> None:
+    clip = make(tmp_path, "video", ".mp4", {"prompt": "sea", "duration": 3, "fps": 10, "width": 160})
+    clips = [InputFile("clips.0", clip, "h", "video/mp4")]
+    plain = make(tmp_path, "compose", ".mp4", {"clips": [{}]}, clips, seed=1)
+    titled = make(
+        tmp_path,
+        "compose",
+        ".mp4",
+        {"clips": [{}], "title": {"text": "BIG TITLE", "from": 0.5, "to": 2}},
+        clips,
+        seed=2,
+    )
+
+    def covered(at: float) -> float:  # the share of pixels the title changes strongly
+        return float(np.mean(np.abs(frame_at(plain, at) - frame_at(titled, at)).sum(axis=2) > 90))
+
+    assert covered(1.2) > 0.01  # shown
+    assert covered(2.6) < 0.001  # gone
+    assert covered(0.1) < 0.001  # not yet
+
+
+def test_music_is_ducked_under_the_voiceover(tmp_path: Path) -> None:
+    import wave
+
+    clip = make(tmp_path, "video", ".mp4", {"prompt": "x", "duration": 4, "fps": 8, "width": 64})
+    music = make(tmp_path, "music", ".wav", {"prompt": "energetic rock", "duration": 4})
+    voice = tmp_path / "voice.wav"  # silent for 2 s, then a loud 1 kHz "voice"
+    t = np.arange(4 * 44100) / 44100
+    signal = np.where(t >= 2, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0)
+    with wave.open(str(voice), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(44100)
+        handle.writeframes((signal * 32767).astype("<i2").tobytes())
+    base = [InputFile("clips.0", clip, "h", "video/mp4"), InputFile("audio", music, "h", "audio/wav")]
+    bed = decode_audio(make(tmp_path, "compose", ".mp4", {"clips": [{}], "fade": 0.1}, base, seed=1))
+    mixed = decode_audio(
+        make(
+            tmp_path,
+            "compose",
+            ".mp4",
+            {"clips": [{}], "fade": 0.1},
+            [*base, InputFile("voiceover", voice, "h", "audio/wav")],
+            seed=2,
+        )
+    )
+
+    def music_energy(audio: np.ndarray, start: float, end: float) -> float:
+        part = audio[int(start * 44100) : int(end * 44100)].mean(axis=1)
+        spectrum = np.abs(np.fft.rfft(part))
+        freqs = np.fft.rfftfreq(len(part), 1 / 44100)
+        away = np.abs(freqs - 1000) > 60  # everything but the voice
+        return float(np.sum(spectrum[away] ** 2))
+
+    assert music_energy(mixed, 0.5, 1.8) > 0.7 * music_energy(bed, 0.5, 1.8)  # no voice: music as it was
+    assert music_energy(mixed, 2.5, 3.6) < 0.5 * music_energy(bed, 2.5, 3.6)  # voice: music ducked
+    assert np.max(np.abs(mixed)) < 1.0
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (.ci/run installs it)")
+def test_offline_speech_is_audible_and_deterministic(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make(tmp_path / "a", "speech", ".wav", {"text": "Where the land ends, the sea begins.", "voice": "rachel"})
+    second = make(tmp_path / "b", "speech", ".wav", {"text": "Where the land ends, the sea begins.", "voice": "rachel"})
+    assert first.read_bytes() == second.read_bytes()
+    info = probe(first)
+    assert info["sample_rate"] == 44100 and info["channels"] == 2 and info["duration"] > 1.0
+    audio = decode_audio(first)
+    assert np.sqrt(np.mean(audio**2)) > 0.01 and np.max(np.abs(audio)) < 1.0

@@ -35,7 +35,7 @@ class LocalProvider:
     name: ClassVar[str] = "local"
     free: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
-    recipe_version: ClassVar[str] = "local-1"
+    recipe_version: ClassVar[str] = "local-2"
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
         self.settings = settings

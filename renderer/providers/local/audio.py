@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import wave
 from pathlib import Path
@@ -16,38 +17,35 @@ RATE = 44_100
 
 
 def make_music(request: JobRequest, out: Path) -> None:
+    from renderer.providers.local.music import synthesize
+
     duration = float(request.params.get("duration", 30))
     prompt = request.params.get("prompt", "")
-    rng = np.random.default_rng(seed_of(request.seed, prompt))
-    samples = int(round(duration * RATE))
-    t = np.arange(samples, dtype=np.float64) / RATE
-    root = 220.0 * 2 ** (int(rng.integers(0, 12)) / 12)
-    beat = 60.0 / float(rng.integers(80, 130))
-    steps = [0, 4, 7, 12, 7, 4]
-    note = (t // beat).astype(np.int64)
-    freq = root * 2 ** (np.take(steps, note % len(steps)) / 12)
-    phase = 2 * np.pi * np.cumsum(freq) / RATE
-    envelope = np.exp(-3.0 * (t % beat) / beat)
-    left = 0.3 * np.sin(phase) * envelope + 0.1 * np.sin(2 * np.pi * root / 2 * t)
-    right = 0.3 * np.sin(phase * 1.002) * envelope + 0.1 * np.sin(2 * np.pi * root / 2 * t)
-    write_audio(np.stack([left, right], axis=1), out)
+    write_audio(synthesize(prompt, duration, seed_of(request.seed, prompt)), out)
 
 
 def make_speech(request: JobRequest, out: Path) -> None:
+    """Offline speech with espeak-ng at fixed settings (deterministic), as 44.1 kHz stereo."""
     from renderer.providers.local import speech_engine
 
     engine = speech_engine()
     if engine is None:
         raise RuntimeError("offline speech needs espeak-ng; install it or use a remote provider")
-    wav = out.with_suffix(".speech.wav")
-    voice = request.params.get("voice", "en")
-    command = [engine, "-v", voice if len(voice) <= 12 else "en", "-w", str(wav), request.params["text"]]
-    subprocess.run(command, check=True, capture_output=True)
-    if out.suffix.lower() == ".wav":
-        wav.replace(out)
-    else:
-        encode(wav, out)
-        wav.unlink()
+    voice = str(request.params.get("voice", "en-us"))
+    if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)*", voice):
+        voice = "en-us"  # a remote provider's voice name (rachel, adam, ...): the nearest offline voice
+    raw = out.with_suffix(".espeak.wav")
+    command = [engine, "-v", voice, "-s", "165", "-p", "45", "-a", "120", "-w", str(raw), request.params["text"]]
+    try:
+        subprocess.run(command, check=True, capture_output=True)
+        codec = {
+            ".wav": ["-c:a", "pcm_s16le"],
+            ".flac": ["-c:a", "flac"],
+            ".mp3": ["-c:a", "libmp3lame", "-b:a", "192k", "-write_xing", "0"],
+        }[out.suffix.lower()]
+        run_ffmpeg(["-i", str(raw), "-ar", str(RATE), "-ac", "2", *codec, *BITEXACT, str(out)], what="encode speech")
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def write_audio(stereo: np.ndarray, out: Path) -> None:

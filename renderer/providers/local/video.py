@@ -16,6 +16,10 @@ def _first(inputs: list[InputFile], kind: str) -> InputFile | None:
     return next((i for i in inputs if kind_of(i.media_type) == kind), None)
 
 
+def _count_inputs(args: list[str]) -> int:
+    return sum(1 for a in args if a == "-i")
+
+
 def make_video(request: JobRequest, out: Path) -> None:
     params = request.params
     duration = float(params.get("duration", 5))
@@ -24,27 +28,39 @@ def make_video(request: JobRequest, out: Path) -> None:
     width, height = frame_size(params, 640)
     image = _first(request.inputs, "image")
     audio = _first(request.inputs, "audio")
-    args: list[str] = []
-    if image is not None:
-        zoom = f"1+0.12*on/{frames}"
-        pan = f"iw/2-(iw/zoom/2)+(on/{frames})*iw*0.04"
-        args += ["-i", str(image.path)]
-        video_filter = (
-            f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase,"
-            f"crop={width * 2}:{height * 2},"
-            f"zoompan=z='{zoom}':x='{pan}':y='ih/2-(ih/zoom/2)':d={frames}:s={width}x{height}:fps={fps},"
-            "format=yuv420p"
-        )
-    else:
-        seed = seed_of(request.seed, params.get("prompt", "")) % (2**31)
-        args += ["-f", "lavfi", "-i", f"gradients=s={width}x{height}:r={fps}:seed={seed}:speed=0.03:n=4"]
-        video_filter = "format=yuv420p"
+    still = out.with_suffix(".still.png")
+    if image is not None:  # a slow push in over the picture, drifting right
+        source = image.path
+        zoom, pan_x = f"1+0.12*on/{frames}", f"iw/2-(iw/zoom/2)+(on/{frames})*iw*0.04"
+    else:  # no picture given: paint one from the prompt and pan across it
+        source = still
+        _paint(request, still, width * 2, height * 2)
+        zoom, pan_x = "1.18", f"(iw-iw/zoom)*on/{frames}"
+    args = ["-i", str(source)]
+    video_filter = (
+        f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase,crop={width * 2}:{height * 2},"
+        f"zoompan=z='{zoom}':x='{pan_x}':y='ih/2-(ih/zoom/2)':d={frames}:s={width}x{height}:fps={fps},"
+        "format=yuv420p"
+    )
     if audio is not None:
         args += ["-i", str(audio.path)]
     args += ["-filter:v", video_filter, "-frames:v", str(frames), "-r", str(fps)]
     if audio is not None:
         args += ["-map", "0:v", "-map", "1:a", "-filter:a", f"apad,atrim=0:{frames / fps}", *AAC]
-    run_ffmpeg([*args, *H264, *BITEXACT, *MP4, str(out)], what="make a video")
+    try:
+        run_ffmpeg([*args, *H264, *BITEXACT, *MP4, str(out)], what="make a video")
+    finally:
+        still.unlink(missing_ok=True)
+
+
+def _paint(request: JobRequest, dest: Path, width: int, height: int) -> None:
+    from PIL import Image
+
+    from renderer.providers.local.image import render_picture
+
+    prompt = request.params.get("prompt", "")
+    pixels = render_picture(prompt, width, height, seed_of(request.seed, prompt))
+    Image.fromarray(pixels.astype("uint8"), "RGB").save(dest, format="PNG", compress_level=1)
 
 
 def make_upscale(request: JobRequest, out: Path) -> None:
@@ -52,8 +68,8 @@ def make_upscale(request: JobRequest, out: Path) -> None:
     info = probe(source.path)
     params = request.params
     scale = float(params.get("scale", 0) or 0)
-    width = params.get("width") or (round(info.get("width", 0) * scale) if scale else None)
-    height = params.get("height") or (round(info.get("height", 0) * scale) if scale else None)
+    width = params.get("width") or (round(info.get("width", 0) * scale / 2) * 2 if scale else None)
+    height = params.get("height") or (round(info.get("height", 0) * scale / 2) * 2 if scale else None)
     target = f"scale={width or -2}:{height or -2}:flags=lanczos"
     if kind_of(source.media_type) == "video":
         args = [
@@ -77,6 +93,8 @@ def make_upscale(request: JobRequest, out: Path) -> None:
 
 
 def make_compose(request: JobRequest, out: Path) -> None:
+    """Clips one after another (cuts or crossfades, each trimmed), fitted to one size and frame rate, with
+    title and caption overlays, a music bed faded in and out and ducked under a voiceover. H.264 + AAC."""
     params = request.params
     clips = [i for i in request.inputs if i.slot.startswith("clips.")]
     trims: list[dict[str, Any]] = params.get("clips") or [{} for _ in clips]
@@ -118,33 +136,97 @@ def make_compose(request: JobRequest, out: Path) -> None:
     else:
         chains.append("".join(f"[v{i}]" for i in range(len(clips))) + f"concat=n={len(clips)}:v=1:a=0[x]")
         label, total = "x", sum(lengths)
-    maps = ["-map", f"[{label}]"]
-    music = next((i for i in request.inputs if i.slot == "audio"), None)
-    if music is not None:
-        index = len(clips)
-        fade_len = min(float(params.get("fade", 1.0)), total / 2)
-        volume = float(params.get("music_volume", 0.8))
-        args += ["-i", str(music.path)]
+
+    scratch: list[Path] = []
+    for number, (text, place, start, end) in enumerate(_overlays(params, total)):
+        frame = out.with_suffix(f".overlay{number}.png")
+        _text_frame(frame, width, height, text, place)
+        scratch.append(frame)
+        source = _count_inputs(args)
+        args += ["-loop", "1", "-framerate", str(fps), "-t", f"{total:.6f}", "-i", str(frame)]
+        edge = min(0.5, (end - start) / 4)
         chains.append(
-            f"[{index}:a]aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f},"
-            f"afade=t=in:d={fade_len}:curve=tri,afade=t=out:st={total - fade_len:.6f}:d={fade_len},volume={volume}[a]"
+            f"[{source}:v]format=rgba,fade=t=in:st={start:.3f}:d={edge:.3f}:alpha=1,"
+            f"fade=t=out:st={end - edge:.3f}:d={edge:.3f}:alpha=1[o{number}]"
         )
-        maps += ["-map", "[a]", *AAC]
+        chains.append(
+            f"[{label}][o{number}]overlay=eof_action=pass:enable='between(t,{start:.3f},{end:.3f})',"
+            f"format=yuv420p[t{number}]"
+        )
+        label = f"t{number}"
+    maps = ["-map", f"[{label}]"]
+    audio = _mix_audio(request, params, args, chains, total)
+    if audio:
+        maps += ["-map", f"[{audio}]", *AAC]
     frames = round(total * fps)
-    run_ffmpeg(
-        [
-            *args,
-            "-filter_complex",
-            ";".join(chains),
-            *maps,
-            "-frames:v",
-            str(frames),
-            "-r",
-            str(fps),
-            *H264,
-            *BITEXACT,
-            *MP4,
-            str(out),
-        ],
-        what="compose the video",
-    )
+    try:
+        run_ffmpeg(
+            [
+                *args,
+                "-filter_complex",
+                ";".join(chains),
+                *maps,
+                "-frames:v",
+                str(frames),
+                "-r",
+                str(fps),
+                *H264,
+                *BITEXACT,
+                *MP4,
+                str(out),
+            ],
+            what="compose the video",
+        )
+    finally:
+        for frame in scratch:
+            frame.unlink(missing_ok=True)
+
+
+def _overlays(params: dict[str, Any], total: float) -> list[tuple[str, str, float, float]]:
+    """(text, place, start, end) for the title and every caption, clamped to the video."""
+    found: list[tuple[str, str, float, float]] = []
+    title = params.get("title")
+    if isinstance(title, str) and title:
+        found.append((title, "title", 0.0, min(3.0, total)))
+    elif isinstance(title, dict) and title.get("text"):
+        found.append((title["text"], "title", float(title.get("from", 0)), float(title.get("to", min(3.0, total)))))
+    for caption in params.get("captions") or []:
+        found.append((caption["text"], "caption", float(caption["from"]), float(caption["to"])))
+    return [(text, place, max(0.0, a), min(b, total)) for text, place, a, b in found if min(b, total) > max(0.0, a)]
+
+
+def _text_frame(dest: Path, width: int, height: int, text: str, place: str) -> None:
+    from renderer.providers.local.image import text_overlay
+
+    text_overlay(width, height, text, place=place).save(dest, format="PNG")
+
+
+def _mix_audio(
+    request: JobRequest, params: dict[str, Any], args: list[str], chains: list[str], total: float
+) -> str | None:
+    """The music bed (faded in and out) and the voiceover, with the music ducked under the voice."""
+    music = next((i for i in request.inputs if i.slot == "audio"), None)
+    voice = next((i for i in request.inputs if i.slot == "voiceover"), None)
+    fit = f"aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f}"
+    bed = None
+    if music is not None:
+        index = _count_inputs(args)
+        args += ["-i", str(music.path)]
+        fade = min(float(params.get("fade", 1.0)), total / 2)
+        volume = float(params.get("music_volume", 0.8))
+        chains.append(
+            f"[{index}:a]{fit},afade=t=in:d={fade}:curve=tri,"
+            f"afade=t=out:st={total - fade:.6f}:d={fade},volume={volume}[bed]"
+        )
+        bed = "bed"
+    if voice is None:
+        return bed
+    index = _count_inputs(args)
+    args += ["-i", str(voice.path)]
+    if bed is None:
+        chains.append(f"[{index}:a]{fit}[mix]")
+        return "mix"
+    chains.append(f"[{index}:a]{fit},asplit=2[vo1][vo2]")
+    chains.append("[bed][vo1]sidechaincompress=threshold=0.02:ratio=12:attack=20:release=400[ducked]")
+    chains.append("[ducked][vo2]amix=inputs=2:duration=first:normalize=0[mix]")
+    return "mix"
