@@ -39,6 +39,9 @@ class FakePaidProvider:
     def check(cls, asset: Asset, assets: dict[str, Asset]) -> list[str]:
         return []
 
+    def preflight(self) -> list[str]:
+        return []
+
     async def upload(self, item: InputFile) -> str:
         self.calls.append(("upload", item.sha256))
         return f"fake://{item.sha256}"

@@ -124,6 +124,7 @@ class Run:
         self.provider_slots: dict[str, PrioritySlots] = {}
         self._lock_dirty = False
         self._lock_written_at = 0.0
+        self.lock_problems: list[str] = []
 
     # ---- inputs and keys
 
@@ -463,7 +464,26 @@ class Run:
 
     # ---- entry points
 
+    async def preflight(self) -> None:
+        """Before any work: every provider that has something to make must be usable (keys, URLs)."""
+        from renderer.errors import UsageError
+
+        planned = await self.plan_pass(estimate=False)
+        self.outcomes.clear()
+        needed = sorted({o.provider for o in planned.values() if o.status == "generate"})
+        if self.options.mode == "locked":
+            return
+        problems = [p for name in needed for p in self.providers.get(name).preflight()]
+        if problems:
+            raise UsageError("; ".join(problems))
+
     async def render(self) -> RunResult:
+        try:
+            await self.preflight()
+        except BaseException:
+            await self.providers.aclose()
+            self.cache.close()
+            raise
         self.reporter.begin(len(self.order))
         try:
             await run_graph(
@@ -494,36 +514,49 @@ class Run:
 
     async def plan(self) -> RunResult:
         """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
-        problems: list[str] = []
         try:
-            for name in self.order:
-                asset = self.project.assets[name]
-                outcome = Outcome(name, "generate", provider=asset.provider, output=asset.output)
-                prepared = await self.inputs_of(asset)
-                if prepared is None:
-                    outcome.error = "after its inputs are made"
-                else:
-                    files, hashes = prepared
-                    key = outcome.key = self.key_of(asset, hashes)
-                    record = await self.lookup(asset, key, adopt=False)
-                    if record is not None:
-                        outcome.status, outcome.record, outcome.sha256 = "cached", record, record["sha256"]
-                        if self.lock_entries.get(name) != self.lock_entry(asset, key, hashes, record):
-                            problems.append(f"asset '{name}': its lockfile entry is missing or out of date")
-                    else:
-                        outcome.cost_usd = await self.providers.get(asset.provider).estimate(
-                            self.request_of(asset, key, files)
-                        )
-                self.outcomes[name] = outcome
-            if self.whole_project:
-                problems += [
-                    f"asset '{n}': in the lockfile but no longer in the spec"
-                    for n in sorted(set(self.lock_entries) - set(self.project.assets))
-                ]
+            outcomes = await self.plan_pass(estimate=True)
         finally:
             await self.providers.aclose()
             self.cache.close()
-        return RunResult(self.outcomes, lock_current=not problems, lock_problems=problems)
+        return RunResult(outcomes, lock_current=not self.lock_problems, lock_problems=self.lock_problems)
+
+    async def plan_pass(self, *, estimate: bool) -> dict[str, Outcome]:
+        """Walk the graph without making anything: cached, or to generate (with its cost if ``estimate``).
+        Notes in ``lock_problems`` where the lockfile differs from what a render would write."""
+        self.lock_problems = []
+        for name in self.order:
+            asset = self.project.assets[name]
+            outcome = Outcome(name, "generate", provider=asset.provider, output=asset.output)
+            prepared = await self.inputs_of(asset)
+            if prepared is None:
+                outcome.error = "after its inputs are made"
+            else:
+                files, hashes = prepared
+                key = outcome.key = self.key_of(asset, hashes)
+                record = await self.lookup(asset, key, adopt=False)
+                if record is not None:
+                    outcome.status, outcome.record, outcome.sha256 = "cached", record, record["sha256"]
+                    if self.lock_entries.get(name) != self.lock_entry(asset, key, hashes, record):
+                        self.lock_problems.append(f"asset '{name}': its lockfile entry is missing or out of date")
+                elif estimate:
+                    outcome.cost_usd = await self._estimate(asset, key, files)
+            self.outcomes[name] = outcome
+        if self.whole_project:
+            self.lock_problems += [
+                f"asset '{n}': in the lockfile but no longer in the spec"
+                for n in sorted(set(self.lock_entries) - set(self.project.assets))
+            ]
+        return dict(self.outcomes)
+
+    async def _estimate(self, asset: Asset, key: str, files: list[InputFile]) -> float | None:
+        from renderer.errors import ProviderError
+
+        try:
+            return await self.providers.get(asset.provider).estimate(self.request_of(asset, key, files))
+        except ProviderError as exc:
+            self.reporter.note(f"  note: no estimate for '{asset.name}': {exc.message}")
+            return None
 
 
 def _copy_file(source: Path, dest: Path) -> None:

@@ -11,6 +11,8 @@ ENTRY_POINT_GROUP = "renderer.providers"
 
 BUILTIN = {
     "local": "renderer.providers.local:LocalProvider",
+    "varg": "renderer.providers.varg:VargProvider",
+    "vrex": "renderer.providers.vrex:VrexProvider",
 }
 
 

@@ -81,6 +81,8 @@ def load_project(
             continue
         asset.line = locate(marks, ("assets", entry))[0]
         line_of[name] = asset.line
+        if "output" not in body and "output" not in defaults.get(asset.type, {}):
+            asset.output = f"{name}{_provider_format(asset, settings)}"
         _resolve_inputs(asset, entry, known_names, root, problems)
         if asset.type == "upscale" and "output" not in body and asset.inputs:
             asset.output = f"{name}{_source_extension(asset.inputs[0], expanded_outputs)}"
@@ -269,6 +271,18 @@ def _build_asset(
     )
     asset.params["_raw_inputs"] = _raw_inputs(merged)
     return asset
+
+
+def _provider_format(asset: Asset, settings: dict[str, ProviderSettings]) -> str:
+    """The output format a provider delivers by default for this asset type (Vrex: MP3)."""
+    from renderer.providers.registry import provider_class
+
+    use = settings[asset.provider].use if asset.provider in settings else asset.provider
+    try:
+        formats = getattr(provider_class(use), "default_formats", {})
+    except (KeyError, ImportError):
+        return DEFAULT_EXTENSION[asset.type]
+    return formats.get(asset.type, DEFAULT_EXTENSION[asset.type])
 
 
 def _planned_output(name: str, body: dict[str, Any]) -> str:

@@ -73,6 +73,9 @@ class LocalProvider:
                 problems.append(f"clip '{ref.target}' is not a video or image")
         return problems
 
+    def preflight(self) -> list[str]:
+        return []
+
     async def upload(self, item: InputFile) -> str:
         return item.path.as_uri()
 

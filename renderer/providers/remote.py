@@ -1,0 +1,78 @@
+"""What varg, Vrex and other HTTP providers share: the key from the environment, the preflight check,
+the HttpApi, uploads remembered by content hash, and downloads into the engine's scratch space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from renderer.media.types import kind_of, media_type_of
+from renderer.providers.base import Job, JobRequest, ProviderContext
+from renderer.providers.http import HttpApi, api_key_from, key_id, url_problem
+from renderer.spec.model import ProviderSettings
+
+# content hash -> URL, per endpoint and key: a file is uploaded once however many assets use it
+_UPLOADS: dict[tuple[str, str, str], str] = {}
+
+
+class RemoteProvider:
+    name: ClassVar[str] = ""
+    free: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False
+    recipe_version: ClassVar[str] = "1"
+    default_base_url: ClassVar[str] = ""
+    default_key_env: ClassVar[str] = ""
+    requests_per_minute: ClassVar[float | None] = None
+
+    def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
+        self.settings = settings
+        self.options = settings.options
+        self.context = context
+        self.base_url = str(self.options.get("base_url") or self.default_base_url)
+        self.key_env = str(self.options.get("api_key_env") or self.default_key_env)
+        self._api: HttpApi | None = None
+
+    def preflight(self) -> list[str]:
+        problems = []
+        if api_key_from(self.context.environ, self.key_env) is None:
+            problems.append(
+                f"provider '{self.settings.name}' needs an API key in the environment variable "
+                f"{self.key_env}; set it (or set 'api_key_env' in the provider block)"
+            )
+        bad_url = url_problem(self.base_url)
+        if bad_url:
+            problems.append(f"provider '{self.settings.name}': base_url {bad_url}")
+        return problems
+
+    @property
+    def api(self) -> HttpApi:
+        if self._api is None:
+            key = api_key_from(self.context.environ, self.key_env) or ""
+            self._api = HttpApi(
+                self.settings.name, self.base_url, key, self.options, per_minute=self.requests_per_minute
+            )
+        return self._api
+
+    def remembered_upload(self, sha256: str) -> str | None:
+        return _UPLOADS.get((self.base_url, key_id(self.api.api_key), sha256))
+
+    def remember_upload(self, sha256: str, url: str) -> None:
+        _UPLOADS[(self.base_url, key_id(self.api.api_key), sha256)] = url
+
+    @staticmethod
+    def job_data(request: JobRequest, **extra: Any) -> dict[str, Any]:
+        """What polling and fetching need later, also in another process (it is journaled): plain JSON."""
+        return {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format)), **extra}
+
+    async def fetch(self, job: Job, dest: Path) -> None:
+        assert job.output_url, "a succeeded job has an output URL"
+        await self.api.download(
+            job.output_url, dest, asset=job.data.get("asset", job.id), expect_kind=job.data.get("expect", "other")
+        )
+
+    async def aclose(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+
+    def retry_unconfirmed(self) -> bool:
+        return bool(self.options.get("retry_unconfirmed_submit", False))
