@@ -3,6 +3,9 @@
     render [OPTIONS] SPEC [ASSET ...]   render the project (or only these assets and what they need)
     render validate SPEC                check the project file without rendering
     render plan SPEC [ASSET ...]        what would run, what is cached, estimated cost (same as --dry-run)
+    render cancel SPEC                  cancel this project's paid jobs still pending (they cost money)
+    render usage SPEC                   the providers' quotas (Vrex: the day's music allowance)
+    render sandbox                      a local server speaking varg and Vrex, to try a spec for free
 
 Exit status: 0 all done, 1 an asset failed (or --check found work), 2 bad spec or usage, 130 interrupted.
 Imports stay lazy: a no-op re-render loads nothing beyond the standard library.
@@ -19,10 +22,35 @@ from typing import Any
 
 from renderer import __version__
 
-COMMANDS = ("validate", "plan", "render")
+COMMANDS = ("validate", "plan", "render", "cancel", "usage", "sandbox")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
+    if command == "sandbox":
+        parser = argparse.ArgumentParser(
+            prog="render sandbox",
+            description="Serve varg v1, varg v2 and Vrex on "
+            "this machine, to try a spec's remote path without spending money.",
+        )
+        parser.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default), ::1 or localhost")
+        parser.add_argument("--port", type=int, default=8787)
+        parser.add_argument("--config", metavar="FILE", help="YAML sandbox settings (latency, faults, limits)")
+        parser.add_argument("--latency", type=float, help="seconds from submit to done")
+        parser.add_argument("--fault-rate", type=float, help="share of requests that get an injected fault")
+        parser.add_argument("--log", metavar="FILE", help="append every request as a JSON line")
+        return parser
+    if command in ("cancel", "usage"):
+        parser = argparse.ArgumentParser(
+            prog=f"render {command}",
+            description={
+                "cancel": "Cancel this project's remote jobs that were submitted but not collected. They are paid for; "
+                "an interrupted render collects them instead.",
+                "usage": "Show the quota of every provider in the project that reports one.",
+            }[command],
+        )
+        parser.add_argument("spec")
+        parser.add_argument("--cache-dir", metavar="DIR")
+        return parser
     parser = argparse.ArgumentParser(
         prog=f"render {command}" if command != "render" else "render",
         description={
@@ -84,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "validate":
             return _validate(args)
+        if command == "sandbox":
+            return _sandbox(args)
+        if command == "cancel":
+            return _cancel(args)
+        if command == "usage":
+            return _usage(args)
         mode = (
             "plan"
             if command == "plan" or args.dry_run
@@ -408,3 +442,110 @@ def _final_outputs(project: Any, result: Any) -> list[str]:
     used = {d for deps in project.deps().values() for d in deps}
     finals = [n for n, o in result.outcomes.items() if o.ok and n not in used]
     return finals if len(finals) <= 5 else []
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from renderer.errors import UsageError
+    from renderer.sandbox.server import SandboxConfig, serve
+
+    config = SandboxConfig.from_file(Path(args.config)) if args.config else SandboxConfig()
+    if args.latency is not None:
+        config.latency = args.latency
+    if args.fault_rate is not None:
+        config.fault_rate = args.fault_rate
+    if args.log:
+        config.log_path = args.log
+    try:
+        server = serve(args.host, args.port, config)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"cannot start the sandbox on {args.host}:{args.port}: {exc}") from None
+    print(f"render sandbox on {server.url} (Ctrl-C stops it)")
+    print(f"  varg v1  base_url: {server.url}/v1      key: any VARG_API_KEY starting with varg_")
+    print(f"  varg v2  base_url: {server.url}/v2      (api: v2)")
+    print(f"  Vrex     base_url: {server.url}/api/v1  key: any VREX_API_KEY starting with sk-")
+    print(f"  request log: {server.url}/_sandbox/log", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+def _remote_jobs(args: argparse.Namespace) -> tuple[Any, Any, list[dict[str, Any]]]:
+    from renderer.engine.journal import Journal
+    from renderer.spec.resolve import load_project
+
+    project = load_project(Path(args.spec), args.spec)
+    journal = Journal(_cache_dir(args) / "journal")
+    mine = [e for e in journal.pending() if e.get("asset") in project.assets and e.get("provider") in project.providers]
+    return project, journal, mine
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    import anyio
+
+    from renderer.engine.executor import ProviderPool
+    from renderer.errors import ProviderError
+    from renderer.providers.base import Job, JobState, ProviderContext
+
+    project, journal, pending = _remote_jobs(args)
+    if not pending:
+        print(f"{args.spec}: no remote jobs pending.")
+        return 0
+    failures = 0
+
+    async def cancel_all() -> None:
+        nonlocal failures
+        pool = ProviderPool(project.providers, ProviderContext(_cache_dir(args) / "tmp", dict(os.environ)))
+        try:
+            for entry in pending:
+                job = Job(id=entry["job_id"], state=JobState.RUNNING, data=entry.get("data") or {})
+                try:
+                    await pool.get(entry["provider"]).cancel(job)
+                except ProviderError as exc:
+                    failures += 1
+                    print(f"  could not cancel {entry['asset']} (job {job.id}): {exc.message}", file=sys.stderr)
+                    continue
+                journal.remove(entry["key"])
+                print(f"  cancelled {entry['asset']} (job {job.id} on {entry['provider']})")
+        finally:
+            await pool.aclose()
+
+    anyio.run(cancel_all)
+    return 1 if failures else 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    import json
+
+    import anyio
+
+    from renderer.engine.executor import ProviderPool
+    from renderer.providers.base import ProviderContext
+    from renderer.spec.resolve import load_project
+
+    project = load_project(Path(args.spec), args.spec)
+    shown = 0
+
+    async def show() -> None:
+        nonlocal shown
+        pool = ProviderPool(project.providers, ProviderContext(_cache_dir(args) / "tmp", dict(os.environ)))
+        try:
+            for name in project.providers:
+                provider = pool.get(name)
+                if not hasattr(provider, "usage"):
+                    continue
+                problems = provider.preflight()
+                if problems:
+                    from renderer.errors import UsageError
+
+                    raise UsageError("; ".join(problems))
+                print(f"{name}: {json.dumps(await provider.usage())}")
+                shown += 1
+        finally:
+            await pool.aclose()
+
+    anyio.run(show)
+    if not shown:
+        print(f"{args.spec}: no provider in this project reports a quota.")
+    return 0

@@ -16,3 +16,20 @@ def cache(tmp_path: Path) -> Path:
 def project(tmp_path: Path) -> Path:
     """A small project (image -> video -> compose with music) in its own directory."""
     return write(tmp_path / "proj" / "project.yaml", SMALL_PROJECT)
+
+
+@pytest.fixture
+def sandbox():  # type: ignore[no-untyped-def]
+    """Start sandbox servers on free loopback ports: ``sandbox(latency=0.3, fault_rate=...)``."""
+    from renderer.sandbox.server import SandboxConfig, serve
+
+    servers = []
+
+    def start(**config):  # type: ignore[no-untyped-def]
+        server = serve("127.0.0.1", 0, SandboxConfig(**{"latency": 0.3, **config}))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

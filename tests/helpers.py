@@ -128,3 +128,32 @@ def frame_at(path: Path, seconds: float) -> np.ndarray:
         check=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(info["height"], info["width"], 3).astype(float)
+
+
+KEYS = {"VARG_API_KEY": "varg_sandbox_secret_1", "VREX_API_KEY": "sk-sandbox-secret-2"}
+LONG_CAPTION = (
+    "A warm, slow orchestral theme with strings and soft piano, rising gently towards a hopeful major-key ending."
+)
+
+
+def remote_spec(path: Path, url: str, assets: str, providers: str = "") -> Path:
+    """A project whose varg (v1), varg2 (v2) and vrex blocks point at a sandbox, polling quickly."""
+    text = f"""version: 1
+providers:
+  varg: {{base_url: "{url}/v1", poll_interval: 0.1, max_poll_interval: 0.3, max_retries: 4}}
+  varg2: {{use: varg, api: v2, base_url: "{url}/v2", poll_interval: 0.1, max_poll_interval: 0.3, max_retries: 4}}
+  vrex: {{base_url: "{url}/api/v1", poll_interval: 0.1, max_poll_interval: 0.3, max_retries: 4, rate_limit: {{requests: 600, seconds: 60}}}}
+{textwrap.indent(textwrap.dedent(providers).strip(), "  ") if providers.strip() else ""}
+defaults: {{provider: varg}}
+assets:
+{textwrap.indent(textwrap.dedent(assets).strip(), "  ")}
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def requests_of(server: Any, kind: str | None = None, api: str | None = None) -> list[dict[str, Any]]:
+    with server.sandbox.lock:
+        log = list(server.sandbox.log)
+    return [e for e in log if (kind is None or e["kind"] == kind) and (api is None or e["api"] == api)]

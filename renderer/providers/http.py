@@ -61,6 +61,7 @@ class SlidingWindowLimiter:
     def __init__(self, limit: int, window: float) -> None:
         self.limit = max(1, limit)
         self.window = window
+        self.margin = max(0.2, 0.02 * window)
         self.sent: deque[float] = deque()
         self.lock = anyio.Lock()
 
@@ -68,12 +69,14 @@ class SlidingWindowLimiter:
         async with self.lock:
             while True:
                 now = time.monotonic()
-                while self.sent and now - self.sent[0] >= self.window:
+                while self.sent and now - self.sent[0] >= self.window + self.margin:
                     self.sent.popleft()
                 if len(self.sent) < self.limit:
                     self.sent.append(now)
                     return
-                await anyio.sleep(self.window - (now - self.sent[0]) + 0.01)
+                # The server counts from when a request arrives, we from when it leaves: a margin keeps
+                # network jitter from pushing a request into the server's previous window.
+                await anyio.sleep(self.window - (now - self.sent[0]) + self.margin)
 
     def observe_remaining(self, remaining: int) -> None:
         """The server counts requests we did not see (another process, another tool): trust the smaller number."""
@@ -93,13 +96,23 @@ class SlidingWindowLimiter:
 _LIMITERS: dict[tuple[str, str], SlidingWindowLimiter] = {}
 
 
-def limiter_for(base_url: str, api_key: str, per_minute: float | None) -> SlidingWindowLimiter | None:
-    if not per_minute:
+def limiter_for(
+    base_url: str, api_key: str, options: dict[str, Any], per_minute: float | None
+) -> SlidingWindowLimiter | None:
+    """The one limiter for this endpoint and key in this process: ``rate_limit: {requests, seconds}``, or
+    ``requests_per_minute``, or the provider's documented limit."""
+    rate = options.get("rate_limit")
+    if rate:
+        requests, seconds = int(rate["requests"]), float(rate["seconds"])
+    elif options.get("requests_per_minute") or per_minute:
+        requests, seconds = int(options.get("requests_per_minute") or per_minute or 0), 60.0
+    else:
         return None
     ident = (base_url, key_id(api_key))
-    if ident not in _LIMITERS:
-        _LIMITERS[ident] = SlidingWindowLimiter(int(per_minute), 60.0)
-    return _LIMITERS[ident]
+    known = _LIMITERS.get(ident)
+    if known is None or (known.limit, known.window) != (requests, seconds):
+        known = _LIMITERS[ident] = SlidingWindowLimiter(requests, seconds)
+    return known
 
 
 class SubmitUnconfirmed(Exception):
@@ -118,7 +131,7 @@ class HttpApi:
         self.max_retries = int(options.get("max_retries", 6))
         self.timeout = float(options.get("timeout", 60))
         self.max_download = int(options.get("max_download_bytes", DEFAULT_MAX_DOWNLOAD))
-        self.limiter = limiter_for(self.base_url, api_key, options.get("requests_per_minute", per_minute))
+        self.limiter = limiter_for(self.base_url, api_key, options, per_minute)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=10.0),
             follow_redirects=False,
@@ -142,13 +155,14 @@ class HttpApi:
         create: bool = False,
         idempotent: bool = True,
         final_codes: frozenset[str] = frozenset(),
-        error_code: Any = None,
+        expect_json: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send with pacing and retries; return a 2xx response or raise ProviderError.
+        """Send with pacing and retries; return a 2xx response (with a JSON body when ``expect_json``) or
+        raise ProviderError.
 
         ``create`` marks a request that makes a paid job; unless ``idempotent``, an answer lost after
-        sending raises SubmitUnconfirmed instead of being retried.
+        sending (a broken connection, a malformed body) raises SubmitUnconfirmed instead of a retry.
         """
         headers = {"Authorization": f"Bearer {self.api_key}", **kwargs.pop("headers", {})}
         delay = 1.0
@@ -159,29 +173,29 @@ class HttpApi:
             try:
                 response = await self.client.request(method, self.url(path), headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                problem: str = f"cannot connect ({type(exc).__name__})"  # nothing was sent: safe to retry
+                problem = f"cannot connect ({type(exc).__name__})"  # nothing was sent: safe to retry
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 if create and not idempotent:
-                    raise SubmitUnconfirmed(type(exc).__name__) from None
+                    raise SubmitUnconfirmed(f"the connection broke: {type(exc).__name__}") from None
                 problem = f"the connection broke ({type(exc).__name__})"
             else:
-                if self.limiter is not None and "X-RateLimit-Remaining" in response.headers:
-                    try:
-                        self.limiter.observe_remaining(int(response.headers["X-RateLimit-Remaining"]))
-                    except ValueError:
-                        pass
+                self._observe(response)
                 if response.status_code < 300:
-                    return response
-                code, message = (error_code or default_error)(response)
-                retryable = (response.status_code == 429 or response.status_code >= 500) and code not in final_codes
-                if response.status_code in FINAL_STATUSES or not retryable:
-                    raise ProviderError(asset, self.provider, code, message)
-                problem = f"{response.status_code} {code}: {message}"
-                wait = _retry_after(response)
-                if response.status_code == 429 and self.limiter is not None and wait:
-                    self.limiter.block_for(wait)
-                if wait is not None:
-                    delay = max(delay, wait)
+                    if not expect_json or response.status_code == 204 or _is_json(response):
+                        return response
+                    if create and not idempotent:
+                        raise SubmitUnconfirmed("the answer was not JSON")
+                    problem = "the answer was not JSON"
+                else:
+                    code, message = default_error(response)
+                    transient = response.status_code == 429 or response.status_code >= 500
+                    if response.status_code in FINAL_STATUSES or not transient or code in final_codes:
+                        raise ProviderError(asset, self.provider, code, message)
+                    problem = f"{response.status_code} {code}: {message}"
+                    wait = _retry_after(response)
+                    if response.status_code == 429 and self.limiter is not None and wait:
+                        self.limiter.block_for(wait)
+                    delay = max(delay, wait or 0.0)
             if attempt == self.max_retries:
                 raise ProviderError(
                     asset,
@@ -194,9 +208,31 @@ class HttpApi:
             delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
+    def _observe(self, response: httpx.Response) -> None:
+        if self.limiter is not None and "X-RateLimit-Remaining" in response.headers:
+            try:
+                self.limiter.observe_remaining(int(response.headers["X-RateLimit-Remaining"]))
+            except ValueError:
+                pass
+
     async def download(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> str:
-        """Stream ``url`` into ``dest`` in constant memory; return the media type. Refuses other schemes
-        (also through redirects), more than ``max_download_bytes``, and media of the wrong kind."""
+        """Stream ``url`` into ``dest`` in constant memory; return the media type. Connection faults and
+        5xx answers are retried; other schemes (also through redirects), more than ``max_download_bytes``
+        and media of the wrong kind are refused."""
+        delay = 1.0
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._download_once(url, dest, asset=asset, expect_kind=expect_kind)
+            except (httpx.TransportError, _Transient) as exc:
+                if attempt == self.max_retries:
+                    raise ProviderError(
+                        asset, self.provider, "DOWNLOAD_FAILED", f"the output could not be downloaded: {exc}"
+                    ) from None
+            await anyio.sleep(delay * (0.8 + 0.4 * random.random()))
+            delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    async def _download_once(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> str:
         for _ in range(6):
             problem = url_problem(url)
             if problem:
@@ -205,6 +241,8 @@ class HttpApi:
                 if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise _Transient(f"HTTP {response.status_code}")
                 if response.status_code >= 300:
                     raise ProviderError(
                         asset, self.provider, f"HTTP_{response.status_code}", "the output could not be downloaded"
@@ -241,6 +279,18 @@ class HttpApi:
                     os.fsync(handle.fileno())
                 return media_type
         raise ProviderError(asset, self.provider, "TOO_MANY_REDIRECTS", "the output URL redirected too often")
+
+
+class _Transient(Exception):
+    pass
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
 
 
 def default_error(response: httpx.Response) -> tuple[str, str]:
