@@ -86,8 +86,9 @@ class LocalExecutor:
             for item in request.inputs:
                 item.url = await provider.upload(item)
             job = await provider.submit(request)
-            if not provider.free:
-                self.journal.record(
+            if not provider.free:  # in a worker thread, not cancellable: the record is made before anything else
+                await anyio.to_thread.run_sync(
+                    self.journal.record,
                     request.key,
                     {
                         "provider": task.provider,
@@ -104,7 +105,7 @@ class LocalExecutor:
             delay = min(delay * 1.5, ceiling)
             job = await provider.poll(job)
         if job.state is not JobState.SUCCEEDED:
-            self.journal.remove(request.key)
+            await anyio.to_thread.run_sync(self.journal.remove, request.key)
             raise ProviderError(
                 request.asset,
                 task.provider,
@@ -113,8 +114,11 @@ class LocalExecutor:
             )
         dest = self.scratch / f"{uuid.uuid4().hex}{request.output_format}"
         try:
-            await provider.fetch(job, dest)
-            digest, size = await anyio.to_thread.run_sync(sha256_file, dest)
+            streamed = await provider.fetch(job, dest)
+            if streamed:
+                digest, size = streamed, dest.stat().st_size
+            else:
+                digest, size = await anyio.to_thread.run_sync(sha256_file, dest)
         except BaseException:
             dest.unlink(missing_ok=True)
             raise

@@ -123,6 +123,8 @@ class Run:
         self.slots = PrioritySlots(options.jobs)
         self.provider_slots: dict[str, PrioritySlots] = {}
         self._lock_dirty = False
+        self._lock_urgent = False
+        self._lock_wake = anyio.Event()
         self._lock_written_at = 0.0
         self.lock_problems: list[str] = []
 
@@ -292,8 +294,10 @@ class Run:
             # The same bytes as the lockfile names (a deterministic remake): keep its history, so the
             # lockfile stays byte-identical on a machine with an empty cache.
             record.update({k: locked[k] for k in ("created", "job_id", "resolved_model") if locked.get(k)})
-        self.cache.put(key, generated.path, record)
-        self.journal.remove(key)
+        # Durable writes (fsync, sqlite) in a worker thread, so other jobs are not held up; the journal
+        # entry goes only once the bytes are safe in the cache.
+        await anyio.to_thread.run_sync(self.cache.put, key, generated.path, record)
+        await anyio.to_thread.run_sync(self.journal.remove, key)
         return record
 
     # ---- one asset
@@ -409,8 +413,26 @@ class Run:
 
     def lock_changed(self, *, urgent: bool) -> None:
         self._lock_dirty = True
-        if urgent or time.monotonic() - self._lock_written_at >= LOCK_WRITE_INTERVAL:
-            self.flush_lock()
+        self._lock_urgent = self._lock_urgent or urgent
+        self._lock_wake.set()
+
+    async def lock_writer(self) -> None:
+        """Writes the lockfile in a worker thread as assets finish: paid results as soon as the previous
+        write is done, free ones at most every LOCK_WRITE_INTERVAL."""
+        while True:
+            await self._lock_wake.wait()
+            self._lock_wake = anyio.Event()
+            if not self._lock_urgent:
+                await anyio.sleep(max(0.0, self._lock_written_at + LOCK_WRITE_INTERVAL - time.monotonic()))
+            self._lock_urgent = False
+            if self._lock_dirty and self.options.mode != "locked":
+                with anyio.CancelScope(shield=True):  # once the changes are taken, they are written
+                    self._lock_dirty = False
+                    entries = dict(self.lock_entries)
+                    self.lock_bytes = await anyio.to_thread.run_sync(
+                        write_lock, self.lock_file, self.project.path.name, entries, self.lock_text
+                    )
+                    self._lock_written_at = time.monotonic()
 
     def flush_lock(self) -> None:
         if self._lock_dirty and self.options.mode != "locked":  # --locked verifies the lockfile, never edits it
@@ -486,14 +508,17 @@ class Run:
             raise
         self.reporter.begin(len(self.order))
         try:
-            await run_graph(
-                self.order,
-                self.deps,
-                self.render_one,
-                self.skipped,
-                keep_going=self.options.keep_going,
-                priority=self.priority,
-            )
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.lock_writer)
+                await run_graph(
+                    self.order,
+                    self.deps,
+                    self.render_one,
+                    self.skipped,
+                    keep_going=self.options.keep_going,
+                    priority=self.priority,
+                )
+                group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.executor.aclose()

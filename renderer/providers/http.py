@@ -215,10 +215,10 @@ class HttpApi:
             except ValueError:
                 pass
 
-    async def download(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> str:
+    async def download(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> tuple[str, str]:
         """Stream ``url`` into ``dest`` in constant memory; return the media type. Connection faults and
         5xx answers are retried; other schemes (also through redirects), more than ``max_download_bytes``
-        and media of the wrong kind are refused."""
+        and media of the wrong kind are refused. Returns (media type, sha256 hex), hashed as it streams."""
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             try:
@@ -232,7 +232,7 @@ class HttpApi:
             delay = min(delay * 2, 30.0)
         raise AssertionError("unreachable")
 
-    async def _download_once(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> str:
+    async def _download_once(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> tuple[str, str]:
         for _ in range(6):
             problem = url_problem(url)
             if problem:
@@ -264,9 +264,11 @@ class HttpApi:
                         f"the output is {declared:,} bytes; the limit is {self.max_download:,}",
                     )
                 size = 0
+                digest = hashlib.sha256()
                 with open(dest, "wb") as handle:
                     async for chunk in response.aiter_bytes(1 << 20):
                         size += len(chunk)
+                        digest.update(chunk)
                         if size > self.max_download:
                             raise ProviderError(
                                 asset,
@@ -277,7 +279,7 @@ class HttpApi:
                         handle.write(chunk)
                     handle.flush()
                     os.fsync(handle.fileno())
-                return media_type
+                return media_type, digest.hexdigest()
         raise ProviderError(asset, self.provider, "TOO_MANY_REDIRECTS", "the output URL redirected too often")
 
 

@@ -64,11 +64,12 @@ class RemoteProvider:
         """What polling and fetching need later, also in another process (it is journaled): plain JSON."""
         return {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format)), **extra}
 
-    async def fetch(self, job: Job, dest: Path) -> None:
+    async def fetch(self, job: Job, dest: Path) -> str:
         assert job.output_url, "a succeeded job has an output URL"
-        await self.api.download(
+        _, digest = await self.api.download(
             job.output_url, dest, asset=job.data.get("asset", job.id), expect_kind=job.data.get("expect", "other")
         )
+        return digest
 
     async def aclose(self) -> None:
         if self._api is not None:

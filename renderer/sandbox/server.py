@@ -304,7 +304,12 @@ class Handler(BaseHTTPRequestHandler):
         media_type = OUTPUT_TYPES.get(target.suffix, "application/octet-stream")
         if self.sandbox.config.wrong_media_type and path.startswith("/_outputs/"):
             media_type = "text/html"
-        self.send(200, raw=target.read_bytes(), content_type=media_type)
+        self.send_response(200)  # streamed: outputs may be larger than memory
+        self.send_header("Content-Type", media_type)
+        self.send_header("Content-Length", str(target.stat().st_size))
+        self.end_headers()
+        with open(target, "rb") as handle:
+            shutil.copyfileobj(handle, self.wfile, 1 << 20)
 
 
 class _Api:

@@ -49,7 +49,7 @@ class LocalStore:
             os.replace(source, target)
         except OSError:  # another filesystem: copy, then rename into place
             tmp = target.with_name(target.name + ".tmp")
-            _copy_hashing(source, tmp)
+            _copy_hashing(source, tmp, durable=True)
             os.replace(tmp, target)
         os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         fsync_dir(target.parent)
@@ -70,12 +70,15 @@ class LocalStore:
         self.path(digest).unlink(missing_ok=True)
 
 
-def _copy_hashing(source: Path, dest: Path) -> str:
+def _copy_hashing(source: Path, dest: Path, *, durable: bool = False) -> str:
+    """Copy and hash in one pass. Only copies into the store are fsynced: an output directory's copy can
+    always be made again from the store, so it need not pay for a disk flush."""
     digest = hashlib.sha256()
     with open(source, "rb") as reader, open(dest, "wb") as writer:
         while block := reader.read(1 << 20):
             digest.update(block)
             writer.write(block)
-        writer.flush()
-        os.fsync(writer.fileno())
+        if durable:
+            writer.flush()
+            os.fsync(writer.fileno())
     return digest.hexdigest()

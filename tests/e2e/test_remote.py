@@ -365,3 +365,17 @@ def test_a_third_party_provider_plugs_in_through_an_entry_point(tmp_path: Path, 
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load((tmp_path / "p.lock").read_text())["assets"]["s"]["provider"] == "shiny"
     assert "unknown provider" in render("validate", spec, cwd=tmp_path, cache=cache).stderr
+
+
+def test_a_job_already_completed_in_the_create_answer_is_fetched_without_polling(
+    tmp_path: Path, cache: Path, sandbox
+) -> None:
+    server = sandbox()
+    spec = remote_spec(tmp_path / "p.yaml", server.url, "song: {type: music, prompt: calm, duration: 5}")
+    assert render(spec, cwd=tmp_path, cache=cache, env=KEYS).returncode == 0
+    polls = len(requests_of(server, "poll"))
+    shutil.rmtree(tmp_path / "out")
+    (tmp_path / "p.lock").unlink()
+    code, summary = render_json(spec, cwd=tmp_path, cache=tmp_path / "new-cache", env=KEYS)
+    assert code == 0 and summary["assets"]["song"]["status"] == "generated"
+    assert len(requests_of(server, "submit")) == 2 and len(requests_of(server, "poll")) == polls  # a server cache hit

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -53,14 +54,15 @@ def test_downloads_refuse_bad_schemes_redirects_and_oversize(tmp_path: Path, san
     server = sandbox()
     (server.sandbox.root / "big.mp4").write_bytes(b"x" * 5000)
 
-    async def fetch(url: str, limit: int = 10**9, expect: str = "video") -> str:
+    async def fetch(url: str, limit: int = 10**9, expect: str = "video") -> tuple[str, str]:
         api = HttpApi("varg", server.url, "varg_k", {"max_download_bytes": limit, "max_retries": 0})
         try:
             return await api.download(url, tmp_path / "out.bin", asset="a", expect_kind=expect)
         finally:
             await api.aclose()
 
-    assert anyio.run(fetch, f"{server.url}/_outputs/big.mp4") == "video/mp4"
+    media_type, digest = anyio.run(fetch, f"{server.url}/_outputs/big.mp4")
+    assert media_type == "video/mp4" and digest == hashlib.sha256(b"x" * 5000).hexdigest()
     assert (tmp_path / "out.bin").stat().st_size == 5000
     for url, limit, expect, code in (
         (f"{server.url}/_outputs/big.mp4", 1000, "video", "TOO_LARGE"),
