@@ -47,15 +47,35 @@ def load_project(
     if not isinstance(raw, dict):
         raise SpecError([Problem(display, 1, 1, "a project file must be a mapping with 'version' and 'assets'")])
     problems.items.extend(validate_data(raw, marks, display))
-    bad_assets = {p for p in _assets_with_problems(problems.items, raw, marks)}
     if problems.items and not isinstance(raw.get("assets"), dict):
         raise SpecError(problems.items)
+    try:
+        return _resolve(path, display, raw, marks, problems, out_dir)
+    except SpecError:
+        raise
+    except Exception:
+        # Resolution assumes a well-formed document; when the schema has already said it is not, what it
+        # said is the answer (a crash here must never become a traceback).
+        if problems.items:
+            raise SpecError(problems.items) from None
+        raise
 
+
+def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """A top-level mapping, or empty when it is missing or malformed (the schema reports that)."""
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _resolve(
+    path: Path, display: str, raw: dict[str, Any], marks: Marks, problems: _Problems, out_dir: Path | None
+) -> Project:
+    bad_assets = set(_assets_with_problems(problems.items, raw, marks))
     root = path.resolve().parent
-    defaults = raw.get("defaults") or {}
+    defaults = _section(raw, "defaults")
     _check_type_defaults(defaults, marks, display, problems)
-    settings = _provider_settings(raw.get("providers") or {})
-    variables = raw.get("vars") or {}
+    settings = _provider_settings(_section(raw, "providers"))
+    variables = _section(raw, "vars")
 
     assets: dict[str, Asset] = {}
     line_of: dict[str, int] = {}

@@ -59,6 +59,8 @@ def where(path: Path_) -> str:
         return f"asset '{path[1]}'"
     if len(path) >= 2 and path[0] == "providers":
         return f"provider '{path[1]}'"
+    if len(path) >= 3 and path[0] == "defaults":
+        return f"defaults for {path[1]} assets"
     if path:
         return str(path[0])
     return "the project"
@@ -79,6 +81,8 @@ def _describe(value: Any) -> str:
 
 
 def _field(path: Path_) -> str:
+    if len(path) >= 3 and path[0] == "defaults":
+        return ".".join(str(p) for p in path[2:])
     parts = list(path[2:]) if len(path) >= 2 and path[0] in ("assets", "providers") else list(path)
     return ".".join(str(p) for p in parts)
 
