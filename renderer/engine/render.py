@@ -490,6 +490,18 @@ class Run:
         """Before any work: every provider that has something to make must be usable (keys, URLs)."""
         from renderer.errors import UsageError
 
+        if self.project.confine:
+            root = self.project.output_dir.resolve()
+            escaping = [
+                name
+                for name in self.order
+                if not (root / self.project.assets[name].output).resolve().is_relative_to(root)
+            ]
+            if escaping:
+                raise UsageError(
+                    f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
+                    "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
+                )
         planned = await self.plan_pass(estimate=False)
         self.outcomes.clear()
         needed = sorted({o.provider for o in planned.values() if o.status == "generate"})

@@ -78,6 +78,7 @@ class Project:
     providers: dict[str, ProviderSettings]
     assets: dict[str, Asset]  # in spec order
     line_of: dict[str, int] = field(default_factory=dict)
+    confine: bool = True  # inputs inside the project, outputs inside the output directory
 
     def deps(self) -> dict[str, list[str]]:
         return {name: asset.depends_on() for name, asset in self.assets.items()}

@@ -103,7 +103,7 @@ def _resolve(
         line_of[name] = asset.line
         if "output" not in body and "output" not in defaults.get(asset.type, {}):
             asset.output = f"{name}{_provider_format(asset, settings)}"
-        _resolve_inputs(asset, entry, known_names, root, problems)
+        _resolve_inputs(asset, entry, known_names, root, problems, confine=raw.get("confine") is not False)
         if asset.type == "upscale" and "output" not in body and asset.inputs:
             asset.output = f"{name}{_source_extension(asset.inputs[0], expanded_outputs)}"
         _check_output(asset, entry, outputs, problems)
@@ -142,6 +142,7 @@ def _resolve(
         root=root,
         name=str(raw.get("name") or path.stem),
         output_dir=output_dir.resolve(),
+        confine=raw.get("confine") is not False,
         providers=settings,
         assets=assets,
         line_of=line_of,
@@ -331,7 +332,9 @@ def _raw_inputs(merged: dict[str, Any]) -> list[tuple[str, Any, Path_]]:
     return found
 
 
-def _resolve_inputs(asset: Asset, entry: str, known: set[str], root: Path, problems: _Problems) -> None:
+def _resolve_inputs(
+    asset: Asset, entry: str, known: set[str], root: Path, problems: _Problems, *, confine: bool = True
+) -> None:
     raw = asset.params.pop("_raw_inputs")
     clips: list[dict[str, Any]] = []
     for slot, ref, where in raw:
@@ -359,7 +362,7 @@ def _resolve_inputs(asset: Asset, entry: str, known: set[str], root: Path, probl
                 continue
             asset.inputs.append(InputRef(slot, "asset", target))
             continue
-        relative = _check_file(asset.name, target, kind == "file", known, root, path, problems)
+        relative = _check_file(asset.name, target, kind == "file", known, root, path, problems, confine=confine)
         if relative is not None:
             asset.inputs.append(InputRef(slot, "file", relative))
     if clips:
@@ -386,7 +389,15 @@ def _classify(ref: Any, known: set[str]) -> tuple[str, str | None]:
 
 
 def _check_file(
-    asset: str, target: str, explicit_file: bool, known: set[str], root: Path, path: Path_, problems: _Problems
+    asset: str,
+    target: str,
+    explicit_file: bool,
+    known: set[str],
+    root: Path,
+    path: Path_,
+    problems: _Problems,
+    *,
+    confine: bool = True,
 ) -> str | None:
     looks_like_path = explicit_file or "/" in target or "\\" in target or bool(PurePosixPath(target).suffix)
     if not looks_like_path:
@@ -396,19 +407,23 @@ def _check_file(
             f"(assets: {', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''})",
         )
         return None
-    if os.path.isabs(target) or target.startswith("\\"):
+    if confine and (os.path.isabs(target) or target.startswith("\\")):
         problems.add(
             path, f"asset '{asset}': input '{target}' is an absolute path; give it relative to the project file"
         )
         return None
-    candidate = (root / target).resolve()
+    candidate = (root / target).resolve()  # symlinks resolved: a link out of the project is outside it
     try:
-        relative = candidate.relative_to(root)
+        relative: str | None = candidate.relative_to(root).as_posix()
     except ValueError:
-        problems.add(
-            path, f"asset '{asset}': input '{target}' is outside the project directory {root}; copy it into the project"
-        )
-        return None
+        if confine:
+            problems.add(
+                path,
+                f"asset '{asset}': input '{target}' is outside the project directory {root}; "
+                "copy it into the project (or set 'confine: false')",
+            )
+            return None
+        relative = None
     if not candidate.is_file():
         hint = " (it is a directory)" if candidate.is_dir() else ""
         close = did_you_mean(target, sorted(known)) if not explicit_file else ""
@@ -416,7 +431,7 @@ def _check_file(
             path, f"asset '{asset}': input file '{target}' does not exist{hint}{close}; paths are relative to {root}"
         )
         return None
-    return relative.as_posix()
+    return relative if relative is not None else str(candidate)
 
 
 def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _Problems) -> None:

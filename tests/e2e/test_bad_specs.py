@@ -82,7 +82,10 @@ VALID = {
 }
 
 junk = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
@@ -117,14 +120,22 @@ def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
             del parent[path[-1]]
         elif action == "add" and isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=10))] = draw(junk)
-        elif action == "rename-ref" and isinstance(parent, dict) and isinstance(parent.get("clips"), list) and parent["clips"]:
+        elif (
+            action == "rename-ref"
+            and isinstance(parent, dict)
+            and isinstance(parent.get("clips"), list)
+            and parent["clips"]
+        ):
             parent["clips"][0] = draw(st.sampled_from(["cut", "clp", "nope/x.mp4", "../x.mp4"]))
     return document
 
 
 @given(mutated_specs())
-@settings(max_examples=int(os.environ.get("MUTATIONS", "150")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("MUTATIONS", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 def test_any_mutation_is_either_valid_or_a_clear_spec_error(tmp_path: Path, document: dict[str, Any]) -> None:
     spec = tmp_path / "mutant.yaml"
     spec.write_text(yaml.safe_dump(document, sort_keys=False))

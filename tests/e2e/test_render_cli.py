@@ -407,3 +407,40 @@ def test_the_demo_renders_a_finished_video_and_then_nothing(tmp_path: Path, cach
     assert float(abs(audio).mean()) > 0.02 and float(abs(audio).max()) < 1.0
     again = render(spec, "--json", cwd=tmp_path, cache=cache)
     assert json.loads(again.stdout)["totals"]["generated"] == 0
+
+
+def test_confinement_follows_symlinks_and_can_be_lifted(tmp_path: Path, cache: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (32, 18), (9, 9, 9)).save(outside / "secret.png")
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "link.png").symlink_to(outside / "secret.png")
+    spec = write(
+        root / "p.yaml",
+        """
+        version: 1
+        assets:
+          clip: {type: video, prompt: x, duration: 1, fps: 8, width: 64, inputs: [link.png]}
+    """,
+    )
+    result = render(spec, cwd=root, cache=cache)
+    assert result.returncode == 2 and "input 'link.png' is outside the project directory" in result.stderr
+    spec.write_text("confine: false\n" + spec.read_text())
+    assert render(spec, cwd=root, cache=cache).returncode == 0
+
+    (root / "out").mkdir(exist_ok=True)
+    (root / "out" / "films").symlink_to(outside, target_is_directory=True)
+    escape = write(
+        root / "q.yaml",
+        """
+        version: 1
+        assets:
+          still: {type: image, prompt: x, width: 32, output: films/still.png}
+    """,
+    )
+    result = render(escape, cwd=root, cache=cache)
+    assert result.returncode == 2 and "outside" in result.stderr and "symbolic link" in result.stderr
+    assert not (outside / "still.png").exists()
