@@ -338,6 +338,10 @@ class Run:
             except CacheError:
                 if self.options.mode == "locked":
                     raise
+                self.reporter.note(
+                    f"  note: the cached output of '{name}' was damaged (its sha256 did not match); "
+                    "it was removed and is made again"
+                )
                 status, record = "generated", await self.generate(asset, key, files)
                 await self.materialize(asset, key, record)
             outcome.status, outcome.record, outcome.sha256 = status, record, record["sha256"]
@@ -360,6 +364,8 @@ class Run:
         while key in self.inflight:  # the same recipe is being made for another asset
             await self.inflight[key].wait()
         record = await self.lookup(asset, key, adopt=True)
+        if key in self.cache.damaged:
+            self.reporter.note(f"  note: the cache entry of '{asset.name}' had lost its bytes; it is made again")
         locked = self.lock_entries.get(asset.name) if self.options.mode == "locked" else None
         if self.options.mode == "locked":
             if not locked or locked.get("key") != key:
@@ -440,6 +446,19 @@ class Run:
             self._lock_dirty = False
             self._lock_written_at = time.monotonic()
 
+    def clean_stale_temporaries(self) -> None:
+        """Remove what an interrupted run (kill -9) left half-written: partial output copies and unfinished
+        lockfile or manifest writes. Safe: this process holds the project lock."""
+        patterns = [
+            (self.project.output_dir, "**/.*.render-tmp"),
+            (self.project.output_dir, ".manifest.json.*.tmp"),
+            (self.lock_file.parent, f".{self.lock_file.name}.*.tmp"),
+        ]
+        for folder, pattern in patterns:
+            if folder.is_dir():
+                for stale in folder.glob(pattern):
+                    stale.unlink(missing_ok=True)
+
     def finish(self) -> RunResult:
         if self.whole_project and all(o.ok for o in self.outcomes.values()) and len(self.outcomes) == len(self.order):
             for name in list(self.lock_entries):
@@ -447,6 +466,7 @@ class Run:
                     del self.lock_entries[name]
                     self._lock_dirty = True
         self.flush_lock()
+        self.clean_stale_temporaries()
         entries = [
             manifest_entry(o.name, o.status, o.record or {}, o.output or "", o.key or "")
             for o in self.outcomes.values()

@@ -29,12 +29,18 @@ class Cache:
         self.scratch = root / "tmp"
         self.scratch.mkdir(exist_ok=True)
         self.store: Store = store or LocalStore(root / "blobs")
+        self.damaged: list[str] = []
         self._index = diskcache.Cache(str(root / "index"), eviction_policy="none", size_limit=2**62)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The record for ``key`` when its bytes are present too."""
+        """The record for ``key`` when its bytes are present too. A record whose bytes are missing or of the
+        wrong size is forgotten and noted in ``damaged``: the entry will be made again."""
         record = self._index.get(key)
-        if record is None or not self.store.has(record["sha256"], record["bytes"]):
+        if record is None:
+            return None
+        if not self.store.has(record["sha256"], record["bytes"]):
+            self.damaged.append(key)
+            self.forget(key)
             return None
         return record
 
