@@ -171,7 +171,9 @@ class HttpApi:
                 await self.limiter.acquire()
             self.requests += 1
             try:
+                debug_request(method, self.url(path), headers)
                 response = await self.client.request(method, self.url(path), headers=headers, **kwargs)
+                debug_response(response)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 problem = f"cannot connect ({type(exc).__name__})"  # nothing was sent: safe to retry
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -318,6 +320,34 @@ def _retry_after(response: httpx.Response) -> float | None:
         return min(max(float(value), 0.0), 300.0)
     except ValueError:
         return None
+
+
+def redact(headers: dict[str, str]) -> dict[str, str]:
+    """Headers safe to print: credentials replaced."""
+    hidden = {"authorization", "x-api-key", "cookie", "proxy-authorization"}
+    return {
+        k: ("Bearer ***" if k.lower() == "authorization" else "***") if k.lower() in hidden else v
+        for k, v in headers.items()
+    }
+
+
+def _debugging() -> bool:
+    return os.environ.get("RENDER_DEBUG", "") not in ("", "0")
+
+
+def debug_request(method: str, url: str, headers: dict[str, str]) -> None:
+    if _debugging():
+        import sys
+
+        shown = ", ".join(f"{k}: {v}" for k, v in redact(headers).items())
+        print(f"render debug: -> {method} {url} [{shown}]", file=sys.stderr, flush=True)
+
+
+def debug_response(response: httpx.Response) -> None:
+    if _debugging():
+        import sys
+
+        print(f"render debug: <- {response.status_code} {response.request.url}", file=sys.stderr, flush=True)
 
 
 def api_key_from(environ: dict[str, str], variable: str) -> str | None:

@@ -227,8 +227,13 @@ class Handler(BaseHTTPRequestHandler):
     # ---- plumbing
 
     def body_bytes(self) -> bytes:
+        return self._body
+
+    def read_body(self) -> None:
+        # Read every body before answering, faults included: bytes left unread on a kept-alive connection
+        # would be taken for the start of the next request.
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        self._body = self.rfile.read(length) if length else b""
 
     def send(
         self,
@@ -277,7 +282,13 @@ class Handler(BaseHTTPRequestHandler):
         self.route("DELETE")
 
     def route(self, method: str) -> None:
+        self.read_body()
         path = self.path.split("?")[0]
+        if path == "/_sandbox/redirect":  # for testing clients: a 302 to wherever ?to= says
+            from urllib.parse import parse_qs, urlsplit
+
+            target = parse_qs(urlsplit(self.path).query).get("to", [""])[0]
+            return self.send(302, {"redirect": target}, headers={"Location": target})
         if path == "/_sandbox/log":
             with self.sandbox.lock:
                 return self.send(200, list(self.sandbox.log))

@@ -379,3 +379,29 @@ def test_a_job_already_completed_in_the_create_answer_is_fetched_without_polling
     code, summary = render_json(spec, cwd=tmp_path, cache=tmp_path / "new-cache", env=KEYS)
     assert code == 0 and summary["assets"]["song"]["status"] == "generated"
     assert len(requests_of(server, "submit")) == 2 and len(requests_of(server, "poll")) == polls  # a server cache hit
+
+
+def test_api_keys_never_land_anywhere(tmp_path: Path, cache: Path, sandbox) -> None:
+    server = sandbox(fail_prompts=["refused"])
+    _reference_audio(tmp_path)
+    spec = remote_spec(
+        tmp_path / "p.yaml", server.url, ALL_TYPES + "\nbad: {type: music, prompt: refused, duration: 5}\n"
+    )
+    result = render(spec, "--json", "--keep-going", cwd=tmp_path, cache=cache, env={**KEYS, "RENDER_DEBUG": "1"})
+    assert result.returncode == 1  # 'bad' fails: its error message is searched too
+    assert "render debug: -> POST" in result.stderr and "Authorization: Bearer ***" in result.stderr
+    dry = render(spec, "--dry-run", "-v", cwd=tmp_path, cache=cache, env=KEYS)
+    missing = render(spec, cwd=tmp_path, cache=cache, env={"VARG_API_KEY": KEYS["VARG_API_KEY"]})
+    texts = [result.stdout, result.stderr, dry.stdout, dry.stderr, missing.stdout, missing.stderr]
+    secrets = [value.encode() for value in KEYS.values()]
+    written = [p for folder in (tmp_path, cache) for p in folder.rglob("*") if p.is_file()]
+    assert any(p.name == "p.lock" for p in written) and any(
+        p.parent.name == "journal" or "index" in p.parts for p in written
+    )
+    for path in written:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret not in data, f"a key leaked into {path}"
+    for text in texts:
+        for secret in secrets:
+            assert secret.decode() not in text

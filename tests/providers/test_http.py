@@ -73,3 +73,26 @@ def test_downloads_refuse_bad_schemes_redirects_and_oversize(tmp_path: Path, san
         with pytest.raises(ProviderError) as info:
             anyio.run(fetch, url, limit, expect)
         assert info.value.code == code
+
+
+def test_redirects_are_checked_at_every_hop(tmp_path: Path, sandbox) -> None:
+    from urllib.parse import quote
+
+    server = sandbox()
+    (server.sandbox.root / "clip.mp4").write_bytes(b"v" * 100)
+
+    async def fetch(url: str) -> tuple[str, str]:
+        api = HttpApi("varg", server.url, "varg_k", {"max_retries": 0})
+        try:
+            return await api.download(url, tmp_path / "o.bin", asset="a", expect_kind="video")
+        finally:
+            await api.aclose()
+
+    def via_redirect(target: str) -> str:
+        return f"{server.url}/_sandbox/redirect?to={quote(target, safe='')}"
+
+    assert anyio.run(fetch, via_redirect(f"{server.url}/_outputs/clip.mp4"))[0] == "video/mp4"
+    for target in ("file:///etc/passwd", "http://192.0.2.1/clip.mp4", "ftp://example.com/clip.mp4"):
+        with pytest.raises(ProviderError) as info:
+            anyio.run(fetch, via_redirect(target))
+        assert info.value.code == "BAD_OUTPUT_URL"
