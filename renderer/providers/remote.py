@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from renderer.errors import ProviderError
 from renderer.media.types import kind_of, media_type_of
-from renderer.providers.base import Job, JobRequest, ProviderContext
+from renderer.providers.base import InputFile, Job, JobRequest, ProviderContext
 from renderer.providers.http import HttpApi, api_key_from, key_id, url_problem
 from renderer.spec.model import ProviderSettings
 
@@ -53,11 +54,29 @@ class RemoteProvider:
             )
         return self._api
 
-    def remembered_upload(self, sha256: str) -> str | None:
-        return _UPLOADS.get((self.base_url, key_id(self.api.api_key), sha256))
+    async def upload(self, item: InputFile) -> str:
+        """Upload an input once per content hash (per endpoint and key), within the provider's size limit."""
+        ident = (self.base_url, key_id(self.api.api_key), item.sha256)
+        if ident in _UPLOADS:
+            return _UPLOADS[ident]
+        size = item.path.stat().st_size
+        limit = self.max_upload_bytes()
+        if size > limit:
+            raise ProviderError(
+                item.slot,
+                self.settings.name,
+                "FILE_TOO_LARGE",
+                f"input '{item.path.name}' is {size:,} bytes; {self.name} takes at most {limit:,}",
+            )
+        _UPLOADS[ident] = url = await self.send_upload(item)
+        return url
 
-    def remember_upload(self, sha256: str, url: str) -> None:
-        _UPLOADS[(self.base_url, key_id(self.api.api_key), sha256)] = url
+    def max_upload_bytes(self) -> int:
+        raise NotImplementedError
+
+    async def send_upload(self, item: InputFile) -> str:
+        """Send one file; return the URL the provider gave it."""
+        raise NotImplementedError
 
     @staticmethod
     def job_data(request: JobRequest, **extra: Any) -> dict[str, Any]:

@@ -115,28 +115,17 @@ class VargProvider(RemoteProvider):
 
     # ---- the seam
 
-    async def upload(self, item: InputFile) -> str:
-        remembered = self.remembered_upload(item.sha256)
-        if remembered:
-            return remembered
-        size = item.path.stat().st_size
-        if size > MAX_UPLOAD[self.version]:
-            raise ProviderError(
-                item.slot,
-                self.settings.name,
-                "FILE_TOO_LARGE",
-                f"input '{item.path.name}' is {size:,} bytes; varg takes at most {MAX_UPLOAD[self.version]:,}",
-            )
+    def max_upload_bytes(self) -> int:
+        return MAX_UPLOAD[self.version]
+
+    async def send_upload(self, item: InputFile) -> str:
         headers = {"X-Content-Hash": item.sha256, "Content-Type": item.media_type}
         if self.version == "v2":
             headers["X-Filename"] = item.path.name
-        with open(item.path, "rb") as handle:
-            response = await self.api.request(
-                "POST", "files", asset=item.path.name, content=handle.read(), headers=headers
-            )
-        url = str(response.json()["url"])
-        self.remember_upload(item.sha256, url)
-        return url
+        response = await self.api.request(
+            "POST", "files", asset=item.path.name, content=item.path.read_bytes(), headers=headers
+        )
+        return str(response.json()["url"])
 
     def endpoint_and_body(self, request: JobRequest) -> tuple[str, dict[str, Any]]:
         params = request.params

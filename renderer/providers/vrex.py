@@ -76,29 +76,18 @@ class VrexProvider(RemoteProvider):
             )
         return problems
 
-    async def upload(self, item: InputFile) -> str:
-        remembered = self.remembered_upload(item.sha256)
-        if remembered:
-            return remembered
-        size = item.path.stat().st_size
-        if size > MAX_REF_AUDIO:
-            raise ProviderError(
-                item.slot,
-                self.settings.name,
-                "FILE_TOO_LARGE",
-                f"reference audio '{item.path.name}' is {size:,} bytes; Vrex takes at most 10 MB",
-            )
-        content = item.path.read_bytes()
+    def max_upload_bytes(self) -> int:
+        return MAX_REF_AUDIO
+
+    async def send_upload(self, item: InputFile) -> str:
         response = await self.api.request(
             "POST",
             "music/ref-audio",
             asset=item.path.name,
             final_codes=FINAL_CODES,
-            files={"audio": (item.path.name, content, media_type_of(item.path))},
+            files={"audio": (item.path.name, item.path.read_bytes(), media_type_of(item.path))},
         )
-        url = str(response.json()["ref_audio_url"])
-        self.remember_upload(item.sha256, url)
-        return url
+        return str(response.json()["ref_audio_url"])
 
     def body(self, request: JobRequest) -> dict[str, Any]:
         params = request.params
