@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from renderer.media.types import media_type_of
+from renderer.media.types import kind_of, media_type_of
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})")
@@ -40,6 +40,8 @@ def probe(path: Path) -> dict[str, Any]:
                 }
         except (wave.Error, EOFError):
             pass
+    if kind_of(media_type) == "other":  # not media we know: nothing to measure, and no ffmpeg to spawn
+        return info
     return {**info, **_from_ffmpeg(path)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 
@@ -24,7 +25,46 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         fsync_dir(path.parent)
 
 
+class _DirectorySync:
+    """Group commit for directory flushes: a flush makes every rename done before it started durable, so
+    callers that arrive while one is running wait for the next one instead of each paying for their own."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.requested = 0
+        self.completed = 0
+        self.busy = False
+
+
+_DIRECTORIES: dict[str, _DirectorySync] = {}
+_DIRECTORIES_LOCK = threading.Lock()
+
+
 def fsync_dir(directory: Path) -> None:
+    """Make the renames already done in ``directory`` durable (shared with concurrent callers)."""
+    with _DIRECTORIES_LOCK:
+        state = _DIRECTORIES.setdefault(str(directory), _DirectorySync())
+    with state.condition:
+        state.requested += 1
+        mine = state.requested
+        while state.completed < mine:
+            if not state.busy:
+                state.busy = True
+                covered = state.requested
+                break
+            state.condition.wait()
+        else:
+            return
+    try:
+        _fsync_path(directory)
+    finally:
+        with state.condition:
+            state.completed = max(state.completed, covered)
+            state.busy = False
+            state.condition.notify_all()
+
+
+def _fsync_path(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
