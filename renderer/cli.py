@@ -58,7 +58,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "validate": "Check a project file and report every problem in it.",
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
-        epilog="Commands: render validate SPEC | render plan SPEC. "
+        epilog="Commands: render validate SPEC | render plan SPEC | render cancel SPEC | render usage SPEC | "
+        "render sandbox. "
         "Exit status: 0 done, 1 an asset failed or --check found work, 2 bad spec or usage, 130 interrupted.",
     )
     parser.add_argument("spec", help="the project file (YAML)")

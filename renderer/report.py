@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import IO, Any
 
@@ -108,7 +107,3 @@ def make_reporter(stream: IO[str], *, quiet: bool, verbose: bool, live: bool | N
     if live is None:
         live = stream.isatty() and not quiet and not verbose
     return LiveReporter(stream) if live else PlainReporter(stream, quiet=quiet, verbose=verbose)
-
-
-def stderr_or_stdout(json_mode: bool) -> IO[str]:
-    return sys.stderr if json_mode else sys.stdout

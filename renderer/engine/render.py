@@ -588,6 +588,8 @@ class Run:
             prepared = await self.inputs_of(asset)
             if prepared is None:
                 outcome.error = "after its inputs are made"
+                if self.provider_is_free(asset):
+                    outcome.cost_usd = 0.0
             else:
                 files, hashes = prepared
                 key = outcome.key = self.key_of(asset, hashes)

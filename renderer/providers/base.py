@@ -104,6 +104,3 @@ class Provider(Protocol):
     async def estimate(self, request: JobRequest) -> float | None: ...
 
     async def aclose(self) -> None: ...
-
-
-ProviderFactory = Any  # a class: (settings: ProviderSettings, context: ProviderContext) -> Provider
