@@ -23,10 +23,6 @@ class UsageError(RenderError):
     pass
 
 
-class ProjectBusy(RenderError):
-    pass
-
-
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with a project file, at a place in it."""
