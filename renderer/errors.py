@@ -4,7 +4,6 @@ RenderError                  anything render reports without a traceback
 ├── UsageError               bad command line                     (exit 2)
 ├── SpecError                a project file with problems         (exit 2)
 │                            holds every Problem found, each with file, line and column
-├── ProjectBusy              another render holds the project     (exit 2)
 └── AssetError               one asset could not be made          (exit 1, others may go on)
     ├── ProviderError        the provider refused or failed the job (code, message)
     └── CacheError           a cached or locked output does not verify
