@@ -511,22 +511,29 @@ class Run:
         from renderer.errors import UsageError
 
         if self.project.confine:
+            # Only folders can lead elsewhere: a file directly in the output directory is replaced by a
+            # rename, which replaces a symbolic link rather than writing through it.
             root = self.project.output_dir.resolve()
             escaping = [
                 name
                 for name in self.order
-                if not (root / self.project.assets[name].output).resolve().is_relative_to(root)
+                if "/" in self.project.assets[name].output
+                and not (root / self.project.assets[name].output).parent.resolve().is_relative_to(root)
             ]
             if escaping:
                 raise UsageError(
                     f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
                     "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
                 )
+        if self.options.mode == "locked":
+            return  # --locked calls no paid provider
+        used = sorted({self.project.assets[name].provider for name in self.order})
+        if not any(self.providers.get(name).preflight() for name in used):
+            return
+        # Some provider is not usable (a missing key, say): that matters only if it has something to make.
         planned = await self.plan_pass(estimate=False)
         self.outcomes.clear()
         needed = sorted({o.provider for o in planned.values() if o.status == "generate"})
-        if self.options.mode == "locked":
-            return
         problems = [p for name in needed for p in self.providers.get(name).preflight()]
         if problems:
             raise UsageError("; ".join(problems))
