@@ -174,6 +174,10 @@ def _print_error(exc: Exception, json_mode: bool) -> None:
             )
     else:
         print(f"render: error: {exc}", file=sys.stderr)
+        if json_mode:
+            import json
+
+            print(json.dumps({"status": "error", "message": str(exc)}))
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:

@@ -405,3 +405,21 @@ def test_api_keys_never_land_anywhere(tmp_path: Path, cache: Path, sandbox) -> N
     for text in texts:
         for secret in secrets:
             assert secret.decode() not in text
+
+
+def test_the_sandbox_example_spec_renders_against_the_sandbox(tmp_path: Path, cache: Path, sandbox) -> None:
+    root = Path(__file__).resolve().parents[2]
+    server = sandbox(latency=0.2)
+    shutil.copytree(root / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns("out", "*.lock"))
+    spec = tmp_path / "specs" / "sandbox.yaml"
+    text = spec.read_text().replace("http://127.0.0.1:8787", server.url)
+    spec.write_text(
+        text.replace("poll_interval: 2, max_poll_interval: 10", "poll_interval: 0.2, max_poll_interval: 0.5")
+    )
+    code, summary = render_json(spec, cwd=tmp_path, cache=cache, env=KEYS)
+    assert code == 0, summary
+    assert summary["totals"]["generated"] == 7
+    assert (tmp_path / "specs" / "out" / "harbour.mp4").stat().st_size > 1000
+    shutil.rmtree(tmp_path / "specs" / "out")  # else the outputs the lockfile vouches for need no provider
+    code, refused = render_json(spec, cwd=tmp_path, cache=tmp_path / "fresh", env={})
+    assert code == 2 and refused["status"] == "error" and "VARG_API_KEY" in refused["message"]
