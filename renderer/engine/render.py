@@ -579,7 +579,8 @@ class Run:
     async def plan(self) -> RunResult:
         """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
         try:
-            outcomes = await self.plan_pass(estimate=True)
+            # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
+            outcomes = await self.plan_pass(estimate=self.options.mode == "plan")
         finally:
             await self.providers.aclose()
             self.cache.close()

@@ -423,3 +423,12 @@ def test_the_sandbox_example_spec_renders_against_the_sandbox(tmp_path: Path, ca
     shutil.rmtree(tmp_path / "specs" / "out")  # else the outputs the lockfile vouches for need no provider
     code, refused = render_json(spec, cwd=tmp_path, cache=tmp_path / "fresh", env={})
     assert code == 2 and refused["status"] == "error" and "VARG_API_KEY" in refused["message"]
+
+
+def test_check_asks_the_provider_nothing(tmp_path: Path, cache: Path, sandbox) -> None:
+    server = sandbox()
+    spec = remote_spec(
+        tmp_path / "p.yaml", server.url, "clip: {type: video, provider: varg2, model: kling-v3, prompt: x, duration: 5}"
+    )
+    result = render(spec, "--check", cwd=tmp_path, cache=cache, env=KEYS)
+    assert result.returncode == 1 and requests_of(server) == []
