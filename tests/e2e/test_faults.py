@@ -122,7 +122,11 @@ def test_two_renders_of_one_project_take_turns(tmp_path: Path, cache: Path) -> N
     first = subprocess.Popen(
         [RENDER, str(spec)], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(0.3)
+    locks = cache / "state"
+    deadline = time.monotonic() + 20
+    while not (locks.exists() and any(p.read_text() == str(first.pid) for p in locks.glob("*.lock"))):
+        assert time.monotonic() < deadline, "the first render never took the project lock"
+        time.sleep(0.02)
     second = subprocess.run([RENDER, str(spec)], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     first.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0
