@@ -89,19 +89,6 @@ class Run:
         self.options = options
         self.reporter = reporter
         self.spec_bytes = spec_bytes
-        self.cache = Cache(options.cache_dir)
-        self.journal = Journal(options.cache_dir / "journal")
-        self.lock_file = lock_path(project.path)
-        self.lock_entries, lock_bytes, self.lock_text = read_lock_text(self.lock_file)
-        self.old_lock = dict(self.lock_entries)
-        self.lock_bytes = lock_bytes
-        self.state_file = state_path(options.cache_dir, project.path)
-        self.prior = load_state(self.state_file, options.version) or {}
-        self.file_hashes: dict[str, tuple[int, int, str]] = {}
-        self.out_stats: dict[str, tuple[int, int]] = {}
-        self.outcomes: dict[str, Outcome] = {}
-        self.inflight: dict[str, anyio.Event] = {}
-
         deps = project.deps()
         unknown = [n for n in options.selection if n not in project.assets]
         if unknown:
@@ -112,6 +99,17 @@ class Run:
             raise UsageError(
                 "; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown)
             )
+        self.cache = Cache(options.cache_dir)
+        self.journal = Journal(options.cache_dir / "journal")
+        self.lock_file = lock_path(project.path)
+        self.lock_entries, self.lock_bytes, self.lock_text = read_lock_text(self.lock_file)
+        self.state_file = state_path(options.cache_dir, project.path)
+        self.prior = load_state(self.state_file, options.version) or {}
+        self.file_hashes: dict[str, tuple[int, int, str]] = {}
+        self.out_stats: dict[str, tuple[int, int]] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self.inflight: dict[str, anyio.Event] = {}
+
         members = closure(deps, options.selection) if options.selection else set(deps)
         self.deps = {n: d for n, d in deps.items() if n in members}
         self.order = topological_order(self.deps)
