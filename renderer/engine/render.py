@@ -161,10 +161,7 @@ class Run:
 
     def key_of(self, asset: Asset, hashes: dict[str, str]) -> str:
         block = self.providers.settings_for(asset.provider)
-        from renderer.providers.registry import provider_class
-
-        cls = provider_class(block.use)
-        return cache_key(recipe(asset, block.use, cls.recipe_version, hashes))
+        return cache_key(recipe(asset, block.use, self.provider_class_of(asset).recipe_version, hashes))
 
     def request_of(self, asset: Asset, key: str, files: list[InputFile]) -> JobRequest:
         return JobRequest(
@@ -363,6 +360,7 @@ class Run:
             await self.inflight[key].wait()
         record = await self.lookup(asset, key, adopt=True)
         if key in self.cache.damaged:
+            self.cache.damaged.remove(key)
             self.reporter.note(f"  note: the cache entry of '{asset.name}' had lost its bytes; it is made again")
         locked = self.lock_entries.get(asset.name) if self.options.mode == "locked" else None
         if self.options.mode == "locked":
@@ -377,10 +375,7 @@ class Run:
         if record is not None:
             return "cached", record
         if self.options.mode == "locked":
-            block = self.providers.settings_for(asset.provider)
-            from renderer.providers.registry import provider_class
-
-            cls = provider_class(block.use)
+            cls = self.provider_class_of(asset)
             if not (cls.free and cls.deterministic):
                 raise CacheError(
                     asset.name,
@@ -410,10 +405,13 @@ class Run:
 
     # ---- the lockfile, the manifest and the no-op state
 
-    def provider_is_free(self, asset: Asset) -> bool:
+    def provider_class_of(self, asset: Asset) -> Any:
         from renderer.providers.registry import provider_class
 
-        return bool(provider_class(self.providers.settings_for(asset.provider).use).free)
+        return provider_class(self.providers.settings_for(asset.provider).use)
+
+    def provider_is_free(self, asset: Asset) -> bool:
+        return bool(self.provider_class_of(asset).free)
 
     def lock_changed(self, *, urgent: bool) -> None:
         self._lock_dirty = True
