@@ -236,8 +236,8 @@ def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, st
     elif mode in ("render", "locked"):
         from renderer.store.manifest import render_manifest, write_manifest
 
-        entries = [{**json_entry, "status": "cached"} for json_entry in _noop_entries(noop)]
-        manifest = write_manifest(noop.out_dir, render_manifest(noop.project, noop.spec_name, entries))
+        # the no-op manifest's entries already say "cached": keep those of the selection
+        manifest = write_manifest(noop.out_dir, render_manifest(noop.project, noop.spec_name, _noop_entries(noop)))
     elapsed = time.monotonic() - started
     if args.json:
         import json

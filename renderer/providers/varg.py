@@ -9,7 +9,7 @@ from renderer.media.types import kind_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
 from renderer.providers.http import SubmitUnconfirmed
 from renderer.providers.remote import RemoteProvider
-from renderer.spec.model import Asset
+from renderer.spec.model import Asset, input_path
 from renderer.spec.schema import did_you_mean
 
 VIDEO_MODELS = (
@@ -245,8 +245,7 @@ class VargProvider(RemoteProvider):
 def _kind(ref: Any, assets: dict[str, Asset]) -> str:
     from renderer.media.types import media_type_of
 
-    target = assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
-    return kind_of(media_type_of(target))
+    return kind_of(media_type_of(input_path(ref, assets)))
 
 
 def _source_kind(asset: Asset, assets: dict[str, Asset]) -> str:

@@ -15,7 +15,7 @@ from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
 from renderer.providers.http import SubmitUnconfirmed
 from renderer.providers.remote import RemoteProvider
-from renderer.spec.model import Asset
+from renderer.spec.model import Asset, input_path
 
 PRICE_PER_SECOND = 0.00015  # USD, from the Vrex music page
 MAX_REF_AUDIO = 10 * 1024**2
@@ -69,7 +69,7 @@ class VrexProvider(RemoteProvider):
             problems.append(f"Vrex makes 5 to 120 seconds of music, not {duration}")
         if asset.output_format != ".mp3":
             problems.append(f"Vrex delivers MP3; name the output '{Path(asset.output).stem}.mp3'")
-        audio = [ref for ref in asset.inputs if _output_of(ref, assets).lower().endswith(REF_AUDIO_FORMATS)]
+        audio = [ref for ref in asset.inputs if input_path(ref, assets).lower().endswith(REF_AUDIO_FORMATS)]
         if len(asset.inputs) > 1 or len(audio) != len(asset.inputs):
             problems.append(
                 "Vrex takes one reference audio input (WAV, MP3 or FLAC), e.g. inputs: {ref_audio: refs/theme.wav}"
@@ -169,7 +169,3 @@ class VrexProvider(RemoteProvider):
     async def usage(self) -> dict[str, Any]:
         response = await self.api.request("GET", "music/usage", asset="usage", final_codes=FINAL_CODES)
         return dict(response.json())
-
-
-def _output_of(ref: Any, assets: dict[str, Asset]) -> str:
-    return assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target

@@ -57,6 +57,11 @@ class Asset:
         return list(seen)
 
 
+def input_path(ref: InputRef, assets: dict[str, Asset]) -> str:
+    """Where an input's file will be: the output name of the asset it names, or the file path itself."""
+    return assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
+
+
 @dataclass
 class ProviderSettings:
     name: str

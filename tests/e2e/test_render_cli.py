@@ -134,6 +134,11 @@ def test_selection_renders_only_what_is_needed(project: Path, cache: Path) -> No
     assert not (project.parent / "out" / "cut.mp4").exists()
     result = render(project, "nope", cwd=project.parent, cache=cache)
     assert result.returncode == 2 and "no asset named 'nope'" in result.stderr
+    render(project, cwd=project.parent, cache=cache)
+    code, summary = render_json(project, "motion", cwd=project.parent, cache=cache)  # the no-op path
+    assert code == 0 and set(summary["assets"]) == {"still", "motion"}
+    manifest = read_manifest(project.parent / "out")["outputs"]
+    assert sorted((o["asset"], o["status"]) for o in manifest) == [("motion", "cached"), ("still", "cached")]
 
 
 def test_dry_run_and_plan_call_no_provider_and_write_nothing(project: Path, cache: Path) -> None:

@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from renderer.media.ffmpeg import job_processes, stop
 from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
-from renderer.spec.model import Asset, ProviderSettings
+from renderer.spec.model import Asset, ProviderSettings, input_path
 
 SUPPORTED_FORMATS = {
     "image": {".png", ".jpg", ".jpeg", ".webp"},
@@ -64,7 +64,7 @@ class LocalProvider:
         if asset.type == "upscale" and not any(k in asset.params for k in ("width", "height", "scale")):
             problems.append("upscale needs 'scale' (for example 2) or a target 'width' / 'height'")
         for ref in asset.inputs:
-            source = assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
+            source = input_path(ref, assets)
             if (
                 asset.type == "compose"
                 and ref.slot.startswith("clips.")
