@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import anyio
 
-from renderer.engine.dag import critical_path_lengths, topological_order
-from renderer.engine.render import RenderOptions, run_project
+from renderer.dag import critical_path_lengths, topological_order
+from renderer.engine.run import RenderOptions, run_project
 from renderer.providers import registry
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
 from renderer.report import PlainReporter

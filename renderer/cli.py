@@ -18,9 +18,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renderer import __version__
+from renderer.records import AssetStatus, RunMode
+
+if TYPE_CHECKING:
+    from renderer.engine.run import RunResult
+    from renderer.fastpath import Noop
+    from renderer.spec.model import Project
 
 COMMANDS = ("validate", "plan", "render", "cancel", "usage", "sandbox")
 
@@ -119,15 +125,14 @@ def main(argv: list[str] | None = None) -> int:
             return _cancel(args)
         if command == "usage":
             return _usage(args)
-        mode = (
-            "plan"
-            if command == "plan" or args.dry_run
-            else "check"
-            if args.check
-            else "locked"
-            if args.locked
-            else "render"
-        )
+        if command == "plan" or args.dry_run:
+            mode = RunMode.PLAN
+        elif args.check:
+            mode = RunMode.CHECK
+        elif args.locked:
+            mode = RunMode.LOCKED
+        else:
+            mode = RunMode.RENDER
         return _render(args, mode)
     except KeyboardInterrupt:
         print(
@@ -201,7 +206,7 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(args: argparse.Namespace, mode: str) -> int:
+def _render(args: argparse.Namespace, mode: RunMode) -> int:
     from renderer.errors import UsageError
 
     if args.jobs < 1:
@@ -227,45 +232,40 @@ def _render(args: argparse.Namespace, mode: str) -> int:
         return _render_slow(args, mode, spec, spec_bytes, cache_dir, out, stream, started)
 
 
-def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, started: float) -> int:
+def _report_noop(noop: Noop, args: argparse.Namespace, mode: RunMode, stream: Any, started: float) -> int:
     manifest = None
-    if mode in ("render", "locked") and noop.whole:
+    if mode.writes_outputs:
         from renderer.fastpath import write_noop_manifest
 
-        manifest = write_noop_manifest(noop, noop.noop_manifest)
-    elif mode in ("render", "locked"):
-        from renderer.store.manifest import render_manifest, write_manifest
-
-        # the no-op manifest's entries already say "cached": keep those of the selection
-        manifest = write_manifest(noop.out_dir, render_manifest(noop.project, noop.spec_name, _noop_entries(noop)))
+        manifest = write_noop_manifest(noop)
     elapsed = time.monotonic() - started
     if args.json:
         import json
 
-        status = "cached"
+        outputs = noop.snapshot.assets
         assets = {
-            n: {"status": status, "path": str(noop.out_dir / noop.assets[n][0]), "sha256": noop.assets[n][4]}
+            n: {"status": "cached", "path": str(noop.out_dir / outputs[n].output), "sha256": outputs[n].sha256}
             for n in noop.names
         }
         totals = {"generated": 0, "cached": len(noop.names), "failed": 0, "skipped": 0}
-        if mode in ("plan", "check"):
+        if mode.plans:
             totals = {"generate": 0, "cached": len(noop.names)}
         document = {
             "status": "ok",
-            "mode": mode,
-            "project": noop.project,
+            "mode": str(mode),
+            "project": noop.snapshot.project,
             "assets": assets,
             "totals": totals,
             "manifest": str(manifest) if manifest else None,
             "elapsed": round(elapsed, 3),
         }
-        if mode in ("plan", "check"):
+        if mode.plans:
             document.update(estimated_cost_usd=0.0, lock_current=True)
         print(json.dumps(document))
     elif not args.quiet:
-        if mode == "check":
+        if mode is RunMode.CHECK:
             print(f"{args.spec}: up to date; nothing would be generated ({len(noop.names)} cached).", file=stream)
-        elif mode == "plan":
+        elif mode is RunMode.PLAN:
             print(f"{args.spec}: nothing to generate; {len(noop.names)} cached.", file=stream)
         else:
             print(
@@ -273,19 +273,6 @@ def _report_noop(noop: Any, args: argparse.Namespace, mode: str, stream: Any, st
                 file=stream,
             )
     return 0
-
-
-def _noop_entries(noop: Any) -> list[dict[str, Any]]:
-    import json
-
-    lines = noop.noop_manifest.decode().splitlines()
-    by_asset = {}
-    for line in lines:
-        line = line.strip().rstrip(",")
-        if line.startswith('{"path"'):
-            entry = json.loads(line)
-            by_asset[entry["asset"]] = entry
-    return [by_asset[name] for name in noop.names]
 
 
 def _rel(path: Path) -> str:
@@ -297,7 +284,7 @@ def _rel(path: Path) -> str:
 
 def _render_slow(
     args: argparse.Namespace,
-    mode: str,
+    mode: RunMode,
     spec: Path,
     spec_bytes: bytes,
     cache_dir: Path,
@@ -305,7 +292,7 @@ def _render_slow(
     stream: Any,
     started: float,
 ) -> int:
-    from renderer.engine.render import RenderOptions, run_project
+    from renderer.engine.run import RenderOptions, run_project
     from renderer.report import make_reporter
     from renderer.spec.resolve import load_project
 
@@ -318,18 +305,21 @@ def _render_slow(
         selection=list(args.assets),
         version=__version__,
     )
-    quiet = args.quiet or mode in ("plan", "check")
+    quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
     elapsed = time.monotonic() - started
-    if mode in ("plan", "check"):
+    if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)
     return _report_render(project, result, args, stream, elapsed)
 
 
-def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str, stream: Any, elapsed: float) -> int:
+def _report_plan(
+    project: Project, result: RunResult, args: argparse.Namespace, mode: RunMode, stream: Any, elapsed: float
+) -> int:
     outcomes = list(result.outcomes.values())
-    to_make = [o for o in outcomes if o.status == "generate"]
+    to_make = [o for o in outcomes if o.status is AssetStatus.GENERATE]
+    failed = [o for o in outcomes if o.status.blocks_dependents]
     costs = [o.cost_usd for o in to_make]
     known_cost = sum(c for c in costs if c is not None)
     unknown_cost = sum(1 for c in costs if c is None)
@@ -339,8 +329,8 @@ def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str,
         print(
             json.dumps(
                 {
-                    "status": "ok" if not to_make and result.lock_current else "work",
-                    "mode": mode,
+                    "status": "failed" if failed else "ok" if not to_make and result.lock_current else "work",
+                    "mode": str(mode),
                     "project": project.name,
                     "assets": {
                         o.name: {
@@ -353,7 +343,11 @@ def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str,
                         }
                         for o in outcomes
                     },
-                    "totals": {"generate": len(to_make), "cached": len(outcomes) - len(to_make)},
+                    "totals": {
+                        "generate": len(to_make),
+                        "cached": len(outcomes) - len(to_make) - len(failed),
+                        **({"failed": len(failed)} if failed else {}),
+                    },
                     "estimated_cost_usd": round(known_cost, 6),
                     "cost_unknown": unknown_cost,
                     "lock_current": result.lock_current,
@@ -369,13 +363,18 @@ def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str,
             print(f"  generate  {o.name} [{o.provider}] {cost}{after}", file=stream)
         if args.verbose:
             for o in outcomes:
-                if o.status == "cached":
+                if o.status is AssetStatus.CACHED:
                     print(f"  cached    {o.name}", file=stream)
         for problem in result.lock_problems:
             print(f"  lockfile  {problem}", file=stream)
         cost_text = f"estimated cost ${known_cost:.4f}" + (f" + {unknown_cost} unknown" if unknown_cost else "")
-        print(f"{len(to_make)} to generate, {len(outcomes) - len(to_make)} cached; {cost_text}.", file=stream)
-    if mode == "check":
+        cached = len(outcomes) - len(to_make) - len(failed)
+        print(f"{len(to_make)} to generate, {cached} cached; {cost_text}.", file=stream)
+    for o in failed:
+        print(f"render: cannot plan asset '{o.name}': {o.error}", file=sys.stderr)
+    if failed:
+        return 1
+    if mode is RunMode.CHECK:
         if to_make or not result.lock_current:
             if not args.json:
                 print(f"{args.spec}: not up to date.", file=sys.stderr)
@@ -385,10 +384,11 @@ def _report_plan(project: Any, result: Any, args: argparse.Namespace, mode: str,
     return 0
 
 
-def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: Any, elapsed: float) -> int:
+def _report_render(project: Project, result: RunResult, args: argparse.Namespace, stream: Any, elapsed: float) -> int:
     outcomes = list(result.outcomes.values())
-    totals = {s: result.count(s) for s in ("generated", "cached", "failed", "skipped")}
-    interrupted = result.count("interrupted")
+    shown = (AssetStatus.GENERATED, AssetStatus.CACHED, AssetStatus.FAILED, AssetStatus.SKIPPED)
+    totals = {str(s): result.count(s) for s in shown}
+    interrupted = result.count(AssetStatus.INTERRUPTED)
     if args.json:
         import json
 
@@ -428,10 +428,10 @@ def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: 
         finals = _final_outputs(project, result)
         for name in finals:
             print(f"  {name}: {_rel(project.output_dir / project.assets[name].output)}", file=stream)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status is AssetStatus.FAILED]
     for o in failed:
         print(f"render: asset '{o.name}' failed: {o.error}", file=sys.stderr)
-    skipped = [o for o in outcomes if o.status == "skipped"]
+    skipped = [o for o in outcomes if o.status is AssetStatus.SKIPPED]
     if skipped:
         print(
             f"render: {len(skipped)} asset{'s' if len(skipped) != 1 else ''} skipped: "
@@ -442,7 +442,7 @@ def _report_render(project: Any, result: Any, args: argparse.Namespace, stream: 
     return 1 if failed or skipped else 0
 
 
-def _final_outputs(project: Any, result: Any) -> list[str]:
+def _final_outputs(project: Project, result: RunResult) -> list[str]:
     """The assets nothing else uses (the finished products), when there are few of them."""
     used = {d for deps in project.deps().values() for d in deps}
     finals = [n for n, o in result.outcomes.items() if o.ok and n not in used]
@@ -489,9 +489,10 @@ def _remote_jobs(args: argparse.Namespace) -> tuple[Any, Any, list[dict[str, Any
 def _cancel(args: argparse.Namespace) -> int:
     import anyio
 
-    from renderer.engine.executor import ProviderPool
+    from renderer.engine.pool import ProviderPool
     from renderer.errors import ProviderError
     from renderer.providers.base import Job, JobState, ProviderContext
+    from renderer.records import read_digest
 
     project, journal, pending = _remote_jobs(args)
     if not pending:
@@ -511,7 +512,7 @@ def _cancel(args: argparse.Namespace) -> int:
                     failures += 1
                     print(f"  could not cancel {entry['asset']} (job {job.id}): {exc.message}", file=sys.stderr)
                     continue
-                journal.remove(entry["key"])
+                journal.remove(read_digest(entry["key"]))
                 print(f"  cancelled {entry['asset']} (job {job.id} on {entry['provider']})")
         finally:
             await pool.aclose()
@@ -525,8 +526,9 @@ def _usage(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from renderer.engine.executor import ProviderPool
-    from renderer.providers.base import ProviderContext
+    from renderer.engine.pool import ProviderPool
+    from renderer.errors import SetupError
+    from renderer.providers.base import ProviderContext, ReportsUsage
     from renderer.spec.resolve import load_project
 
     project = load_project(Path(args.spec), args.spec)
@@ -538,13 +540,11 @@ def _usage(args: argparse.Namespace) -> int:
         try:
             for name in project.providers:
                 provider = pool.get(name)
-                if not hasattr(provider, "usage"):
+                if not isinstance(provider, ReportsUsage):
                     continue
                 problems = provider.preflight()
                 if problems:
-                    from renderer.errors import UsageError
-
-                    raise UsageError("; ".join(problems))
+                    raise SetupError("; ".join(problems))
                 print(f"{name}: {json.dumps(await provider.usage())}")
                 shown += 1
         finally:

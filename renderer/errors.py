@@ -1,17 +1,25 @@
-"""Errors that render reports to the user.
+"""Errors that render reports to the user, with no traceback.
 
-RenderError                  anything render reports without a traceback
-├── UsageError               bad command line                     (exit 2)
-├── SpecError                a project file with problems         (exit 2)
-│                            holds every Problem found, each with file, line and column
-└── AssetError               one asset could not be made          (exit 1, others may go on)
-    ├── ProviderError        the provider refused or failed the job (code, message)
-    └── CacheError           a cached or locked output does not verify
+RenderError                    anything render reports without a traceback
+├── UsageError                 a bad command line or selection                          (exit 2)
+├── SpecError                  a project file with problems: every Problem, each with     (exit 2)
+│                              file, line and column
+├── LockfileError              a lockfile that cannot be read (a merge conflict, say)     (exit 2)
+├── SetupError                 a provider that cannot be used: a missing API key, a       (exit 2)
+│                              refused base_url, an output path through a symbolic link
+└── AssetError                 one asset could not be made; others may go on              (exit 1)
+    ├── ProviderError          the provider refused or failed the job (code, message)
+    │   └── DownloadError      the job succeeded but its output could not be fetched
+    └── CacheError             a cached or locked output does not verify
+
+An AssetError is raised without the asset's name where the failure happens (deep in an HTTP call, say);
+the engine, which knows which asset it was making, attaches the name with ``for_asset``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class RenderError(Exception):
@@ -41,21 +49,48 @@ class SpecError(RenderError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class LockfileError(RenderError):
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}:{line}: {message}")
+
+
+class SetupError(RenderError):
+    pass
+
+
 class AssetError(RenderError):
     exit_status = 1
 
-    def __init__(self, asset: str, message: str) -> None:
-        self.asset = asset
+    def __init__(self, message: str, *, asset: str | None = None) -> None:
         self.message = message
-        super().__init__(f"asset '{asset}': {message}")
+        self.asset = asset
+        super().__init__(message)
+
+    def for_asset(self, asset: str) -> AssetError:
+        """Name the asset this happened to (once; the innermost name wins)."""
+        if self.asset is None:
+            self.asset = asset
+        return self
+
+    def __str__(self) -> str:
+        return f"asset '{self.asset}': {self.message}" if self.asset else self.message
 
 
 class ProviderError(AssetError):
-    def __init__(self, asset: str, provider: str, code: str, message: str, *, retryable: bool = False) -> None:
+    verb = "refused the job"
+
+    def __init__(self, provider: str, code: str, message: str, *, retryable: bool = False) -> None:
         self.provider = provider
         self.code = code
+        self.detail = message
         self.retryable = retryable
-        super().__init__(asset, f"{provider} refused the job: {code}: {message}")
+        super().__init__(f"{provider} {self.verb}: {code}: {message}")
+
+
+class DownloadError(ProviderError):
+    verb = "made the output, but it could not be downloaded"
 
 
 class CacheError(AssetError):

@@ -5,20 +5,34 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from renderer.records import Snapshot
 from renderer.store.state import load_state, state_path, unchanged
 
 
-@dataclass
+@dataclass(frozen=True)
 class Noop:
-    project: str
-    spec_name: str
-    out_dir: Path
-    names: list[str]
-    assets: dict[str, tuple[Any, ...]]
-    whole: bool
-    noop_manifest: bytes
+    snapshot: Snapshot
+    names: list[str]  # the selection and what it needs, or every asset
+
+    @property
+    def whole(self) -> bool:
+        return len(self.names) == len(self.snapshot.assets)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.snapshot.out_dir)
+
+    def manifest(self) -> bytes:
+        """The manifest of this no-op run: every output of the selection, "cached"."""
+        if self.whole:
+            return self.snapshot.noop_manifest
+        from renderer.store.manifest import assemble_manifest  # json and tempfile: only for a selection
+
+        chosen = sorted((self.snapshot.assets[name] for name in self.names), key=lambda entry: entry.output)
+        return assemble_manifest(
+            self.snapshot.project, self.snapshot.spec_name, [entry.manifest_line for entry in chosen]
+        )
 
 
 def try_noop(
@@ -35,21 +49,14 @@ def try_noop(
     names = unchanged(state, spec_bytes, lock_bytes, out_dir, selection)
     if names is None:
         return None
-    return Noop(
-        state["project"],
-        state["spec_name"],
-        Path(state["out_dir"]),
-        names,
-        state["assets"],
-        len(names) == len(state["assets"]),
-        state["noop_manifest"],
-    )
+    return Noop(state, names)
 
 
-def write_noop_manifest(noop: Noop, manifest: bytes) -> Path:
+def write_noop_manifest(noop: Noop) -> Path:
     """Write the manifest of a run that took everything from the cache, unless it is already there."""
-    from renderer.store.manifest import MANIFEST_NAME
+    from renderer.store.manifest import MANIFEST_NAME  # json and tempfile: off the no-op path's import
 
+    manifest = noop.manifest()
     path = noop.out_dir / MANIFEST_NAME
     try:
         with open(path, "rb") as handle:

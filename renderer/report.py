@@ -54,7 +54,7 @@ class LiveReporter(PlainReporter):
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        from rich.console import Console
+        from rich.console import Console  # rich only on a terminal: plain output needs none of it
         from rich.live import Live
 
         self.console = Console(file=stream)

@@ -11,15 +11,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
 from renderer.engine.journal import Journal
 from renderer.errors import ProviderError
-from renderer.providers.base import Job, JobRequest, JobState, Provider, ProviderContext
-from renderer.spec.model import ProviderSettings
+from renderer.providers.base import Job, JobRequest, JobState
 from renderer.store.atomic import sha256_file
+
+if TYPE_CHECKING:
+    from renderer.engine.pool import ProviderPool
 
 
 @dataclass
@@ -43,30 +45,6 @@ class Executor(Protocol):
     async def aclose(self) -> None: ...
 
 
-class ProviderPool:
-    """One provider instance per provider block, made when first needed."""
-
-    def __init__(self, settings: dict[str, ProviderSettings], context: ProviderContext) -> None:
-        self.settings = settings
-        self.context = context
-        self._instances: dict[str, Provider] = {}
-
-    def settings_for(self, name: str) -> ProviderSettings:
-        return self.settings.get(name) or ProviderSettings(name, name, {})
-
-    def get(self, name: str) -> Provider:
-        if name not in self._instances:
-            from renderer.providers.registry import provider_class
-
-            block = self.settings_for(name)
-            self._instances[name] = provider_class(block.use)(block, self.context)
-        return self._instances[name]
-
-    async def aclose(self) -> None:
-        for provider in self._instances.values():
-            await provider.aclose()
-
-
 class LocalExecutor:
     def __init__(self, providers: ProviderPool, journal: Journal, scratch: Path) -> None:
         self.providers = providers
@@ -75,11 +53,11 @@ class LocalExecutor:
 
     async def execute(self, task: GenerateTask) -> Generated:
         provider = self.providers.get(task.provider)
-        options = self.providers.settings_for(task.provider).options
+        tuning = self.providers.settings_for(task.provider).tuning
         request = task.request
         entry = None if provider.free else self.journal.get(request.key)
         resumed = entry is not None and entry.get("provider") == task.provider
-        if resumed:
+        if entry is not None and resumed:
             job = Job(id=entry["job_id"], state=JobState.QUEUED, data=entry.get("data") or {})
             job = await provider.poll(job)
         else:
@@ -98,8 +76,7 @@ class LocalExecutor:
                         "data": job.data,
                     },
                 )
-        delay = float(options.get("poll_interval", 2.0))
-        ceiling = float(options.get("max_poll_interval", 30.0))
+        delay, ceiling = tuning.poll_interval, tuning.max_poll_interval
         while not job.state.terminal:
             await anyio.sleep(delay)
             delay = min(delay * 1.5, ceiling)
@@ -107,7 +84,6 @@ class LocalExecutor:
         if job.state is not JobState.SUCCEEDED:
             await anyio.to_thread.run_sync(self.journal.remove, request.key)
             raise ProviderError(
-                request.asset,
                 task.provider,
                 job.error_code or job.state.value,
                 job.error or f"the job ended as {job.state.value}",

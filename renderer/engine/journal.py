@@ -1,5 +1,5 @@
 """The journal of submitted paid jobs: one small file per cache key, written and fsynced the moment a
-submit answers, removed once the output is safely in the cache. A later run that finds an entry resumes
+submit answers, removed once the output is safely in the cache. Files are named by the bare cache key. A later run that finds an entry resumes
 that job instead of paying for it again, also after kill -9 or Ctrl-C."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from renderer.records import written_digest
 from renderer.store.atomic import atomic_write_bytes
 
 
@@ -18,16 +19,17 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        return self.directory / (key.removeprefix("sha256:") + ".json")
+        return self.directory / (key + ".json")
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
+            entry: dict[str, Any] = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return entry
         except (OSError, ValueError):
             return None
 
     def record(self, key: str, entry: dict[str, Any]) -> None:
-        atomic_write_bytes(self._path(key), json.dumps({"key": key, **entry}, sort_keys=True).encode())
+        atomic_write_bytes(self._path(key), json.dumps({"key": written_digest(key), **entry}, sort_keys=True).encode())
 
     def remove(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

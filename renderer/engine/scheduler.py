@@ -57,7 +57,7 @@ class PrioritySlots:
 
 class NodeResult(Protocol):
     @property
-    def ok(self) -> bool: ...
+    def blocks_dependents(self) -> bool: ...
 
 
 async def run_graph(
@@ -90,7 +90,7 @@ async def run_graph(
     async with anyio.create_task_group() as group:
 
         async def run_one(name: str) -> None:
-            failed = next((d for d in deps.get(name, ()) if d in results and not results[d].ok), None)
+            failed = next((d for d in deps.get(name, ()) if d in results and results[d].blocks_dependents), None)
             if failed is not None:
                 result = skip(name, f"needs '{failed}', which did not finish")
             elif stopping:
@@ -98,7 +98,7 @@ async def run_graph(
             else:
                 result = await work(name)
             results[name] = result
-            if not result.ok and not stopping and not keep_going and failed is None:
+            if result.blocks_dependents and not stopping and not keep_going and failed is None:
                 stopping.append(name)
             ready = []
             for user in users[name]:

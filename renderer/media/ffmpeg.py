@@ -36,7 +36,7 @@ class FFmpegError(RuntimeError):
 
 @cache
 def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # finds its binary on import: only when ffmpeg is run
 
     return imageio_ffmpeg.get_ffmpeg_exe()
 

@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+from renderer.media.ffmpeg import ffmpeg_info
 from renderer.media.types import kind_of, media_type_of
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -46,7 +47,6 @@ def probe(path: Path) -> dict[str, Any]:
 
 
 def _from_ffmpeg(path: Path) -> dict[str, Any]:
-    from renderer.media.ffmpeg import ffmpeg_info
 
     text = ffmpeg_info(path)
     found: dict[str, Any] = {}

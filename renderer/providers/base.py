@@ -4,19 +4,37 @@ A job moves through one state machine, whoever runs it::
 
     queued -> running -> succeeded | failed | cancelled
 
-The engine calls, in order: ``check`` (at load time, no I/O), ``upload`` for each file input,
-``submit``, then ``poll`` until the job is terminal, then ``fetch`` to write the output.
+The engine calls, in order: ``check`` (at load time, no I/O), ``preflight`` (before any work),
+``upload`` for each file input, ``submit``, then ``poll`` until the job is terminal, then ``fetch`` to
+write the output. Everything the engine, the spec loader and the CLI use is declared in ``Provider``;
+what only some providers can do is an optional capability with a Protocol of its own, which callers test
+with ``isinstance``:
+
+    DefaultFormats   the output format it delivers per asset type when the spec names none (Vrex: MP3)
+    Estimates        a cost estimate before submitting (render plan)
+    ReportsUsage     the provider's quota (render usage)
+    DeclaresOptions  provider-block options of its own, with a JSON Schema the loader checks them against
+
+Tuning (concurrency, poll intervals, retries, pacing) is read from ``ProviderSettings.tuning``.
+Errors: raise ``renderer.errors.ProviderError`` (or ``DownloadError``) without the asset's name; the
+engine attaches it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+import anyio
+
 if TYPE_CHECKING:
-    from renderer.spec.model import Asset
+    import httpx
+
+    from renderer.providers.http import SlidingWindowLimiter
+    from renderer.spec.model import Asset, ProviderSettings
 
 
 class JobState(StrEnum):
@@ -35,7 +53,7 @@ class JobState(StrEnum):
 class InputFile:
     slot: str
     path: Path
-    sha256: str
+    sha256: str  # bare hex
     media_type: str
     url: str | None = None  # set by Provider.upload
 
@@ -48,7 +66,7 @@ class JobRequest:
     seed: int | None
     params: dict[str, Any]
     inputs: list[InputFile]
-    key: str  # the cache key: providers with idempotency keys derive theirs from it
+    key: str  # the cache key (bare hex): providers with idempotency keys derive theirs from it
     output_format: str  # ".png", ".mp4", ".wav", ...
 
 
@@ -66,11 +84,25 @@ class Job:
 
 
 @dataclass
+class HttpSession:
+    """What HTTP providers share for one run (one ``ProviderPool``): one rate limiter per endpoint and key,
+    uploads remembered by content hash, the httpx transport (tests pass ``httpx.MockTransport``) and the
+    sleep that backoff waits with (tests pass one that only records)."""
+
+    transport: httpx.AsyncBaseTransport | None = None
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    limiters: dict[tuple[str, str], SlidingWindowLimiter] = field(default_factory=dict)
+    uploads: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+
+@dataclass
 class ProviderContext:
-    """What the engine lends a provider: a scratch directory on the cache's filesystem, the environment."""
+    """What the engine lends a provider: a scratch directory on the cache's filesystem, the environment,
+    and the HTTP session of the run."""
 
     scratch: Path
     environ: dict[str, str]
+    http: HttpSession = field(default_factory=HttpSession)
 
 
 @runtime_checkable
@@ -79,6 +111,9 @@ class Provider(Protocol):
     free: ClassVar[bool]  # costs nothing: jobs are not journaled, and --locked may remake outputs
     deterministic: ClassVar[bool]  # same request, same bytes
     recipe_version: ClassVar[str]  # part of every cache key: bump it when outputs change
+    default_max_concurrency: ClassVar[int]  # jobs at once when the block sets no max_concurrency
+
+    def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None: ...
 
     @classmethod
     def check(cls, asset: Asset, assets: dict[str, Asset]) -> list[str]:
@@ -101,6 +136,29 @@ class Provider(Protocol):
 
     async def cancel(self, job: Job) -> None: ...
 
-    async def estimate(self, request: JobRequest) -> float | None: ...
-
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class DefaultFormats(Protocol):
+    default_formats: ClassVar[dict[str, str]]  # asset type -> extension, e.g. {"music": ".mp3"}
+
+
+@runtime_checkable
+class Estimates(Protocol):
+    async def estimate(self, request: JobRequest) -> float | None:
+        """The cost in USD of making ``request``, or None when the provider cannot say."""
+        ...
+
+
+@runtime_checkable
+class ReportsUsage(Protocol):
+    async def usage(self) -> dict[str, Any]:
+        """The provider's quota as it reports it (JSON)."""
+        ...
+
+
+@runtime_checkable
+class DeclaresOptions(Protocol):
+    # JSON Schema "properties" for the provider-block keys this provider adds to the common ones
+    options_schema: ClassVar[dict[str, Any]]

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import os
 import random
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -21,11 +22,12 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx
 
-from renderer.errors import ProviderError
+from renderer.errors import DownloadError, ProviderError
 from renderer.media.types import kind_of
+from renderer.providers.base import HttpSession
+from renderer.spec.model import Tuning
 
 FINAL_STATUSES = {400, 401, 402, 403, 404, 409, 413, 422}
-DEFAULT_MAX_DOWNLOAD = 4 * 1024**3
 USER_AGENT = "render (+https://render.dev)"
 
 
@@ -93,25 +95,21 @@ class SlidingWindowLimiter:
         self.sent = deque(sorted([*self.sent, *([until] * self.limit)]))
 
 
-_LIMITERS: dict[tuple[str, str], SlidingWindowLimiter] = {}
-
-
 def limiter_for(
-    base_url: str, api_key: str, options: dict[str, Any], per_minute: float | None
+    session: HttpSession, base_url: str, api_key: str, tuning: Tuning, per_minute: float | None
 ) -> SlidingWindowLimiter | None:
-    """The one limiter for this endpoint and key in this process: ``rate_limit: {requests, seconds}``, or
+    """The session's one limiter for this endpoint and key: ``rate_limit: {requests, seconds}``, or
     ``requests_per_minute``, or the provider's documented limit."""
-    rate = options.get("rate_limit")
-    if rate:
-        requests, seconds = int(rate["requests"]), float(rate["seconds"])
-    elif options.get("requests_per_minute") or per_minute:
-        requests, seconds = int(options.get("requests_per_minute") or per_minute or 0), 60.0
+    if tuning.rate_limit:
+        requests, seconds = tuning.rate_limit
+    elif per_minute:
+        requests, seconds = int(per_minute), 60.0
     else:
         return None
     ident = (base_url, key_id(api_key))
-    known = _LIMITERS.get(ident)
+    known = session.limiters.get(ident)
     if known is None or (known.limit, known.window) != (requests, seconds):
-        known = _LIMITERS[ident] = SlidingWindowLimiter(requests, seconds)
+        known = session.limiters[ident] = SlidingWindowLimiter(requests, seconds)
     return known
 
 
@@ -123,16 +121,25 @@ class HttpApi:
     """One provider endpoint with one key: requests with pacing and retries, and downloads."""
 
     def __init__(
-        self, provider: str, base_url: str, api_key: str, options: dict[str, Any], *, per_minute: float | None = None
+        self,
+        provider: str,
+        base_url: str,
+        api_key: str,
+        tuning: Tuning,
+        *,
+        session: HttpSession,
+        per_minute: float | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/") + "/"
         self.api_key = api_key
-        self.max_retries = int(options.get("max_retries", 6))
-        self.timeout = float(options.get("timeout", 60))
-        self.max_download = int(options.get("max_download_bytes", DEFAULT_MAX_DOWNLOAD))
-        self.limiter = limiter_for(self.base_url, api_key, options, per_minute)
+        self.max_retries = tuning.max_retries
+        self.timeout = tuning.timeout
+        self.max_download = tuning.max_download_bytes
+        self.limiter = limiter_for(session, self.base_url, api_key, tuning, per_minute)
+        self.sleep = session.sleep
         self.client = httpx.AsyncClient(
+            transport=session.transport,
             timeout=httpx.Timeout(self.timeout, connect=10.0),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
@@ -151,7 +158,6 @@ class HttpApi:
         method: str,
         path: str,
         *,
-        asset: str,
         create: bool = False,
         idempotent: bool = True,
         final_codes: frozenset[str] = frozenset(),
@@ -192,7 +198,7 @@ class HttpApi:
                     code, message = default_error(response)
                     transient = response.status_code == 429 or response.status_code >= 500
                     if response.status_code in FINAL_STATUSES or not transient or code in final_codes:
-                        raise ProviderError(asset, self.provider, code, message)
+                        raise ProviderError(self.provider, code, message)
                     problem = f"{response.status_code} {code}: {message}"
                     wait = _retry_after(response)
                     if response.status_code == 429 and self.limiter is not None and wait:
@@ -200,13 +206,12 @@ class HttpApi:
                     delay = max(delay, wait or 0.0)
             if attempt == self.max_retries:
                 raise ProviderError(
-                    asset,
                     self.provider,
                     "RETRIES_EXHAUSTED",
                     f"gave up after {attempt + 1} attempts: {problem}",
                     retryable=True,
                 )
-            await anyio.sleep(delay * (0.8 + 0.4 * random.random()))
+            await self.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
@@ -217,28 +222,29 @@ class HttpApi:
             except ValueError:
                 pass
 
-    async def download(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> tuple[str, str]:
-        """Stream ``url`` into ``dest`` in constant memory; return the media type. Connection faults and
-        5xx answers are retried; other schemes (also through redirects), more than ``max_download_bytes``
-        and media of the wrong kind are refused. Returns (media type, sha256 hex), hashed as it streams."""
+    async def download(self, url: str, dest: Path, *, expect_kind: str) -> tuple[str, str]:
+        """Stream ``url`` into ``dest`` in constant memory, hashed as it streams; return (media type,
+        sha256 hex). Connection faults and 5xx answers are retried; other schemes (also through
+        redirects), more than ``max_download_bytes`` and media of the wrong kind are refused. Writes and
+        the fsync run in worker threads, off the event loop."""
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             try:
-                return await self._download_once(url, dest, asset=asset, expect_kind=expect_kind)
+                return await self._download_once(url, dest, expect_kind=expect_kind)
             except (httpx.TransportError, _Transient) as exc:
                 if attempt == self.max_retries:
-                    raise ProviderError(
-                        asset, self.provider, "DOWNLOAD_FAILED", f"the output could not be downloaded: {exc}"
+                    raise DownloadError(
+                        self.provider, "DOWNLOAD_FAILED", f"gave up after {attempt + 1} attempts: {exc}"
                     ) from None
-            await anyio.sleep(delay * (0.8 + 0.4 * random.random()))
+            await self.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, 30.0)
         raise AssertionError("unreachable")
 
-    async def _download_once(self, url: str, dest: Path, *, asset: str, expect_kind: str) -> tuple[str, str]:
+    async def _download_once(self, url: str, dest: Path, *, expect_kind: str) -> tuple[str, str]:
         for _ in range(6):
             problem = url_problem(url)
             if problem:
-                raise ProviderError(asset, self.provider, "BAD_OUTPUT_URL", f"the output URL was refused: {problem}")
+                raise DownloadError(self.provider, "BAD_OUTPUT_URL", f"the output URL was refused: {problem}")
             async with self.client.stream("GET", url) as response:
                 if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
@@ -246,43 +252,40 @@ class HttpApi:
                 if response.status_code >= 500 or response.status_code == 429:
                     raise _Transient(f"HTTP {response.status_code}")
                 if response.status_code >= 300:
-                    raise ProviderError(
-                        asset, self.provider, f"HTTP_{response.status_code}", "the output could not be downloaded"
+                    raise DownloadError(
+                        self.provider, f"HTTP_{response.status_code}", "the server refused the download"
                     )
                 media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind_of(media_type) != expect_kind:
-                    raise ProviderError(
-                        asset,
+                    raise DownloadError(
                         self.provider,
                         "WRONG_MEDIA_TYPE",
                         f"the output is '{media_type or 'unknown'}', not {expect_kind}",
                     )
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > self.max_download:
-                    raise ProviderError(
-                        asset,
+                    raise DownloadError(
                         self.provider,
                         "TOO_LARGE",
                         f"the output is {declared:,} bytes; the limit is {self.max_download:,}",
                     )
                 size = 0
                 digest = hashlib.sha256()
-                with open(dest, "wb") as handle:
+                async with await anyio.open_file(dest, "wb") as handle:
                     async for chunk in response.aiter_bytes(1 << 20):
                         size += len(chunk)
                         digest.update(chunk)
                         if size > self.max_download:
-                            raise ProviderError(
-                                asset,
+                            raise DownloadError(
                                 self.provider,
                                 "TOO_LARGE",
                                 f"the output passed the limit of {self.max_download:,} bytes",
                             )
-                        handle.write(chunk)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                        await handle.write(chunk)
+                    await handle.flush()
+                    await anyio.to_thread.run_sync(os.fsync, handle.wrapped.fileno())
                 return media_type, digest.hexdigest()
-        raise ProviderError(asset, self.provider, "TOO_MANY_REDIRECTS", "the output URL redirected too often")
+        raise DownloadError(self.provider, "TOO_MANY_REDIRECTS", "the output URL redirected too often")
 
 
 class _Transient(Exception):
@@ -337,16 +340,12 @@ def _debugging() -> bool:
 
 def debug_request(method: str, url: str, headers: dict[str, str]) -> None:
     if _debugging():
-        import sys
-
         shown = ", ".join(f"{k}: {v}" for k, v in redact(headers).items())
         print(f"render debug: -> {method} {url} [{shown}]", file=sys.stderr, flush=True)
 
 
 def debug_response(response: httpx.Response) -> None:
     if _debugging():
-        import sys
-
         print(f"render debug: <- {response.status_code} {response.request.url}", file=sys.stderr, flush=True)
 
 

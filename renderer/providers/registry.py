@@ -1,11 +1,20 @@
 """Which provider names exist, and their classes. Third-party providers plug in through the
-``renderer.providers`` entry-point group: ``name = "package.module:ProviderClass"``."""
+``renderer.providers`` entry-point group: ``name = "package.module:ProviderClass"``.
+
+The spec loader reaches providers only through this module: their classes (for ``check``), the output
+formats they deliver by default, and the provider-block options a third-party provider declares.
+"""
 
 from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from renderer.providers.base import Provider
 
 ENTRY_POINT_GROUP = "renderer.providers"
 
@@ -17,7 +26,7 @@ BUILTIN = {
 
 
 @cache
-def _entry_points() -> dict[str, Any]:
+def _entry_points() -> dict[str, EntryPoint]:
     from importlib.metadata import entry_points
 
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
@@ -28,10 +37,38 @@ def provider_names() -> list[str]:
 
 
 @cache
-def provider_class(name: str) -> Any:
+def provider_class(name: str) -> type[Provider]:
+    """The class of provider implementation ``name``; KeyError when there is none."""
     if name in BUILTIN:
         module, _, attr = BUILTIN[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        cls: type[Provider] = getattr(importlib.import_module(module), attr)
+        return cls
     if name in _entry_points():
-        return _entry_points()[name].load()
+        loaded: type[Provider] = _entry_points()[name].load()
+        return loaded
     raise KeyError(name)
+
+
+def default_formats(name: str) -> dict[str, str]:
+    """The output format (extension) implementation ``name`` delivers per asset type, where it says."""
+    from renderer.providers.base import DefaultFormats  # base loads anyio; `render validate` needs none
+
+    try:
+        cls = provider_class(name)
+    except (KeyError, ImportError):
+        return {}
+    return dict(cls.default_formats) if isinstance(cls, DefaultFormats) else {}
+
+
+def declared_options(name: str) -> dict[str, Any] | None:
+    """JSON Schema properties of the provider-block options a third-party implementation adds, or None.
+    The built-in providers' options are in the project schema itself."""
+    if name in BUILTIN:
+        return None
+    from renderer.providers.base import DeclaresOptions  # base loads anyio; `render validate` needs none
+
+    try:
+        cls = provider_class(name)
+    except (KeyError, ImportError):
+        return None
+    return dict(cls.options_schema) if isinstance(cls, DeclaresOptions) else None

@@ -12,15 +12,13 @@ from renderer.providers.base import InputFile, Job, JobRequest, ProviderContext
 from renderer.providers.http import HttpApi, api_key_from, key_id, url_problem
 from renderer.spec.model import ProviderSettings
 
-# content hash -> URL, per endpoint and key: a file is uploaded once however many assets use it
-_UPLOADS: dict[tuple[str, str, str], str] = {}
-
 
 class RemoteProvider:
     name: ClassVar[str] = ""
     free: ClassVar[bool] = False
     deterministic: ClassVar[bool] = False
     recipe_version: ClassVar[str] = "1"
+    default_max_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = ""
     default_key_env: ClassVar[str] = ""
     requests_per_minute: ClassVar[float | None] = None
@@ -28,6 +26,7 @@ class RemoteProvider:
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
         self.settings = settings
         self.options = settings.options
+        self.tuning = settings.tuning
         self.context = context
         self.base_url = str(self.options.get("base_url") or self.default_base_url)
         self.key_env = str(self.options.get("api_key_env") or self.default_key_env)
@@ -50,25 +49,31 @@ class RemoteProvider:
         if self._api is None:
             key = api_key_from(self.context.environ, self.key_env) or ""
             self._api = HttpApi(
-                self.settings.name, self.base_url, key, self.options, per_minute=self.requests_per_minute
+                self.settings.name,
+                self.base_url,
+                key,
+                self.tuning,
+                session=self.context.http,
+                per_minute=self.requests_per_minute,
             )
         return self._api
 
     async def upload(self, item: InputFile) -> str:
-        """Upload an input once per content hash (per endpoint and key), within the provider's size limit."""
+        """Upload an input once per content hash (per endpoint and key, for the run), within the
+        provider's size limit."""
+        uploads = self.context.http.uploads
         ident = (self.base_url, key_id(self.api.api_key), item.sha256)
-        if ident in _UPLOADS:
-            return _UPLOADS[ident]
+        if ident in uploads:
+            return uploads[ident]
         size = item.path.stat().st_size
         limit = self.max_upload_bytes()
         if size > limit:
             raise ProviderError(
-                item.slot,
                 self.settings.name,
                 "FILE_TOO_LARGE",
                 f"input '{item.path.name}' is {size:,} bytes; {self.name} takes at most {limit:,}",
             )
-        _UPLOADS[ident] = url = await self.send_upload(item)
+        uploads[ident] = url = await self.send_upload(item)
         return url
 
     def max_upload_bytes(self) -> int:
@@ -85,9 +90,7 @@ class RemoteProvider:
 
     async def fetch(self, job: Job, dest: Path) -> str:
         assert job.output_url, "a succeeded job has an output URL"
-        _, digest = await self.api.download(
-            job.output_url, dest, asset=job.data.get("asset", job.id), expect_kind=job.data.get("expect", "other")
-        )
+        _, digest = await self.api.download(job.output_url, dest, expect_kind=job.data.get("expect", "other"))
         return digest
 
     async def aclose(self) -> None:
@@ -95,4 +98,4 @@ class RemoteProvider:
             await self._api.aclose()
 
     def retry_unconfirmed(self) -> bool:
-        return bool(self.options.get("retry_unconfirmed_submit", False))
+        return self.tuning.retry_unconfirmed_submit

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from renderer.errors import ProviderError
-from renderer.media.types import kind_of
+from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
 from renderer.providers.http import SubmitUnconfirmed
 from renderer.providers.remote import RemoteProvider
+from renderer.records import written_digest
 from renderer.spec.model import Asset, input_path
 from renderer.spec.schema import did_you_mean
 
@@ -119,12 +120,10 @@ class VargProvider(RemoteProvider):
         return MAX_UPLOAD[self.version]
 
     async def send_upload(self, item: InputFile) -> str:
-        headers = {"X-Content-Hash": item.sha256, "Content-Type": item.media_type}
+        headers = {"X-Content-Hash": written_digest(item.sha256), "Content-Type": item.media_type}
         if self.version == "v2":
             headers["X-Filename"] = item.path.name
-        response = await self.api.request(
-            "POST", "files", asset=item.path.name, content=item.path.read_bytes(), headers=headers
-        )
+        response = await self.api.request("POST", "files", content=item.path.read_bytes(), headers=headers)
         return str(response.json()["url"])
 
     def endpoint_and_body(self, request: JobRequest) -> tuple[str, dict[str, Any]]:
@@ -167,12 +166,11 @@ class VargProvider(RemoteProvider):
         endpoint, body = self.endpoint_and_body(request)
         headers = {}
         if self.version == "v2":
-            headers["Idempotency-Key"] = "render-" + request.key.removeprefix("sha256:")
+            headers["Idempotency-Key"] = "render-" + request.key
         try:
             response = await self.api.request(
                 "POST",
                 endpoint,
-                asset=request.asset,
                 json=body,
                 headers=headers,
                 create=True,
@@ -180,7 +178,6 @@ class VargProvider(RemoteProvider):
             )
         except SubmitUnconfirmed as exc:
             raise ProviderError(
-                request.asset,
                 self.settings.name,
                 "SUBMIT_UNCONFIRMED",
                 f"the request to create the job was sent but its answer was lost ({exc}); varg v1 has "
@@ -219,15 +216,15 @@ class VargProvider(RemoteProvider):
         )
 
     async def poll(self, job: Job) -> Job:
-        response = await self.api.request("GET", f"jobs/{job.id}", asset=job.data.get("asset", job.id))
+        response = await self.api.request("GET", f"jobs/{job.id}")
         return self.parse_job(response.json(), job.data)
 
     async def cancel(self, job: Job) -> None:
         try:
             if job.data.get("api", self.version) == "v2":
-                await self.api.request("POST", f"jobs/{job.id}/cancel", asset=job.data.get("asset", job.id))
+                await self.api.request("POST", f"jobs/{job.id}/cancel")
             else:
-                await self.api.request("DELETE", f"jobs/{job.id}", asset=job.data.get("asset", job.id))
+                await self.api.request("DELETE", f"jobs/{job.id}")
         except ProviderError as exc:
             if exc.code not in ("HTTP_409", "CONFLICT", "ALREADY_FINISHED"):
                 raise
@@ -237,14 +234,12 @@ class VargProvider(RemoteProvider):
             return None
         endpoint, body = self.endpoint_and_body(request)
         body.pop("files", None)
-        response = await self.api.request("POST", "estimate", asset=request.asset, json={"type": endpoint, **body})
+        response = await self.api.request("POST", "estimate", json={"type": endpoint, **body})
         cents = response.json().get("estimated_cost_cents")
         return cents / 100 if isinstance(cents, (int, float)) else None
 
 
 def _kind(ref: Any, assets: dict[str, Asset]) -> str:
-    from renderer.media.types import media_type_of
-
     return kind_of(media_type_of(input_path(ref, assets)))
 
 

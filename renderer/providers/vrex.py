@@ -83,7 +83,6 @@ class VrexProvider(RemoteProvider):
         response = await self.api.request(
             "POST",
             "music/ref-audio",
-            asset=item.path.name,
             final_codes=FINAL_CODES,
             files={"audio": (item.path.name, item.path.read_bytes(), media_type_of(item.path))},
         )
@@ -107,7 +106,6 @@ class VrexProvider(RemoteProvider):
             response = await self.api.request(
                 "POST",
                 "music",
-                asset=request.asset,
                 json=self.body(request),
                 create=True,
                 idempotent=self.retry_unconfirmed(),
@@ -115,7 +113,6 @@ class VrexProvider(RemoteProvider):
             )
         except SubmitUnconfirmed as exc:
             raise ProviderError(
-                request.asset,
                 self.settings.name,
                 "SUBMIT_UNCONFIRMED",
                 f"the music request was sent but its answer was lost ({exc}); Vrex has no idempotency "
@@ -150,14 +147,11 @@ class VrexProvider(RemoteProvider):
         )
 
     async def poll(self, job: Job) -> Job:
-        response = await self.api.request(
-            "GET", f"music/{job.id}", asset=job.data.get("asset", job.id), final_codes=FINAL_CODES
-        )
+        response = await self.api.request("GET", f"music/{job.id}", final_codes=FINAL_CODES)
         return self.parse(response.json(), job.data)
 
     async def cancel(self, job: Job) -> None:
         raise ProviderError(
-            job.data.get("asset", job.id),
             self.settings.name,
             "NOT_SUPPORTED",
             "Vrex has no way to cancel a job; it will finish and be billed",
@@ -167,5 +161,5 @@ class VrexProvider(RemoteProvider):
         return round(float(request.params.get("duration", 30)) * PRICE_PER_SECOND, 6)
 
     async def usage(self) -> dict[str, Any]:
-        response = await self.api.request("GET", "music/usage", asset="usage", final_codes=FINAL_CODES)
+        response = await self.api.request("GET", "music/usage", final_codes=FINAL_CODES)
         return dict(response.json())

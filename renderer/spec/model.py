@@ -62,15 +62,55 @@ def input_path(ref: InputRef, assets: dict[str, Asset]) -> str:
     return assets[ref.target].output if ref.kind == "asset" and ref.target in assets else ref.target
 
 
+DEFAULT_MAX_DOWNLOAD = 4 * 1024**3
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How render works with one provider block: every tuning key of the block, typed, with its default."""
+
+    max_concurrency: int | None = None  # None: the provider's own default
+    poll_interval: float = 2.0  # seconds before the first poll; grows by half each time
+    max_poll_interval: float = 30.0
+    timeout: float = 60.0  # per HTTP request
+    max_retries: int = 6
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD
+    rate_limit: tuple[int, float] | None = None  # (requests, seconds) per API key
+    retry_unconfirmed_submit: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Tuning:
+        rate = options.get("rate_limit")
+        per_minute = options.get("requests_per_minute")
+        return cls(
+            max_concurrency=int(options["max_concurrency"]) if options.get("max_concurrency") else None,
+            poll_interval=float(options.get("poll_interval", cls.poll_interval)),
+            max_poll_interval=float(options.get("max_poll_interval", cls.max_poll_interval)),
+            timeout=float(options.get("timeout", cls.timeout)),
+            max_retries=int(options.get("max_retries", cls.max_retries)),
+            max_download_bytes=int(options.get("max_download_bytes", cls.max_download_bytes)),
+            rate_limit=(
+                (int(rate["requests"]), float(rate["seconds"]))
+                if rate
+                else (int(per_minute), 60.0)
+                if per_minute
+                else None
+            ),
+            retry_unconfirmed_submit=bool(options.get("retry_unconfirmed_submit", False)),
+        )
+
+
 @dataclass
 class ProviderSettings:
+    """One provider block: its name, the implementation it uses, and its options as written."""
+
     name: str
     use: str
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def max_concurrency(self) -> int | None:
-        return self.options.get("max_concurrency")
+    def tuning(self) -> Tuning:
+        return Tuning.from_options(self.options)
 
 
 @dataclass

@@ -8,7 +8,9 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from renderer.dag import find_cycle
 from renderer.errors import Problem, SpecError
+from renderer.providers.registry import declared_options, default_formats, provider_class, provider_names
 from renderer.spec.loader import Marks, Path_, load_yaml
 from renderer.spec.model import (
     ASSET_TYPES,
@@ -19,7 +21,7 @@ from renderer.spec.model import (
     Project,
     ProviderSettings,
 )
-from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data
+from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data, validate_options
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -46,7 +48,10 @@ def load_project(
     problems = _Problems(display, marks)
     if not isinstance(raw, dict):
         raise SpecError([Problem(display, 1, 1, "a project file must be a mapping with 'version' and 'assets'")])
-    problems.items.extend(validate_data(raw, marks, display))
+    common, declared = _split_declared_options(raw)
+    problems.items.extend(validate_data(common, marks, display))
+    for name, (schema, options) in declared.items():
+        problems.items.extend(validate_options(options, schema, marks, display, ("providers", name)))
     if problems.items and not isinstance(raw.get("assets"), dict):
         raise SpecError(problems.items)
     try:
@@ -59,6 +64,26 @@ def load_project(
         if problems.items:
             raise SpecError(problems.items) from None
         raise
+
+
+def _split_declared_options(
+    raw: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, tuple[dict[str, Any], dict[str, Any]]]]:
+    """The document without the provider-block options that third-party providers declare (the project
+    schema knows only the common ones), and those options with each provider's schema for them."""
+    blocks = raw.get("providers")
+    if not isinstance(blocks, dict):
+        return raw, {}
+    declared: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    common_blocks = dict(blocks)
+    for name, block in blocks.items():
+        if not isinstance(block, dict):
+            continue
+        schema = declared_options(str(block.get("use") or name))
+        if schema:
+            declared[name] = (schema, {k: v for k, v in block.items() if k in schema})
+            common_blocks[name] = {k: v for k, v in block.items() if k not in schema}
+    return ({**raw, "providers": common_blocks} if declared else raw), declared
 
 
 def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
@@ -108,15 +133,13 @@ def _resolve(
             asset.output = f"{name}{_source_extension(asset.inputs[0], expanded_outputs)}"
         _check_output(asset, entry, outputs, problems)
         if asset.provider not in settings and not _is_known_provider(asset.provider):
-            known = sorted(set(settings) | set(_provider_names()))
+            known = sorted(set(settings) | set(provider_names()))
             problems.add(
                 ("assets", entry, "provider") if "provider" in body else ("assets", entry),
                 f"asset '{name}': unknown provider '{asset.provider}'{did_you_mean(asset.provider, known)} "
                 f"(known: {', '.join(known)})",
             )
         assets[name] = asset
-
-    from renderer.engine.dag import find_cycle
 
     cycle = find_cycle({n: a.depends_on() for n, a in assets.items()})
     if cycle:
@@ -151,7 +174,7 @@ def _resolve(
 
 def _assets_with_problems(items: list[Problem], raw: dict[str, Any], marks: Marks) -> set[str]:
     lines = {p.line for p in items}
-    bad = set()
+    bad: set[str] = set()
     entries = raw.get("assets")
     if not isinstance(entries, dict):
         return bad
@@ -181,14 +204,8 @@ def _provider_settings(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
     return settings
 
 
-def _provider_names() -> list[str]:
-    from renderer.providers.registry import provider_names
-
-    return provider_names()
-
-
 def _is_known_provider(name: str) -> bool:
-    return name in _provider_names()
+    return name in provider_names()
 
 
 def _slug(value: Any) -> str:
@@ -296,14 +313,8 @@ def _build_asset(
 
 def _provider_format(asset: Asset, settings: dict[str, ProviderSettings]) -> str:
     """The output format a provider delivers by default for this asset type (Vrex: MP3)."""
-    from renderer.providers.registry import provider_class
-
     use = settings[asset.provider].use if asset.provider in settings else asset.provider
-    try:
-        formats = getattr(provider_class(use), "default_formats", {})
-    except (KeyError, ImportError):
-        return DEFAULT_EXTENSION[asset.type]
-    return formats.get(asset.type, DEFAULT_EXTENSION[asset.type])
+    return default_formats(use).get(asset.type, DEFAULT_EXTENSION[asset.type])
 
 
 def _planned_output(name: str, body: dict[str, Any]) -> str:
@@ -473,8 +484,6 @@ def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _
 
 
 def _provider_checks(assets: dict[str, Asset], settings: dict[str, ProviderSettings], problems: _Problems) -> None:
-    from renderer.providers.registry import provider_class
-
     for asset in assets.values():
         block = settings.get(asset.provider) or ProviderSettings(asset.provider, asset.provider, {})
         cls = provider_class(block.use)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from functools import cache
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from renderer.errors import Problem
@@ -89,10 +91,6 @@ def _field(path: Path_) -> str:
 
 @cache
 def _fast_validator() -> Any:
-    import copy
-
-    import fastjsonschema
-
     # fastjsonschema rewrites the schema it is given (absolute $refs); keep the shared one intact.
     return fastjsonschema.compile(copy.deepcopy(load_schema("project")))
 
@@ -104,8 +102,6 @@ def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()
     through jsonschema, which finds all of them and says where.
     """
     if not schema_path:
-        import fastjsonschema
-
         try:
             _fast_validator()(data)
             return []
@@ -115,6 +111,16 @@ def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()
     for error in _validator().iter_errors(data) if not schema_path else _asset_validator().iter_errors(data):
         problems.extend(_explain(error, marks, display, schema_path, data))
     return problems
+
+
+def validate_options(
+    options: dict[str, Any], properties: dict[str, Any], marks: Marks, display: str, schema_path: Path_
+) -> list[Problem]:
+    """Problems with the provider-block options a third-party provider declares (JSON Schema properties)."""
+    validator = jsonschema.Draft7Validator({"type": "object", "properties": properties})
+    return [
+        p for error in validator.iter_errors(options) for p in _explain(error, marks, display, schema_path, options)
+    ]
 
 
 @cache
@@ -159,7 +165,7 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         if key not in load_schema("project")["definitions"]["asset"]["properties"]:
             return []  # an unknown key: additionalProperties reports it once, with a suggestion
         if isinstance(asset_type, str):
-            allowed = keys_for_type(asset_type)
+            allowed = list(keys_for_type(asset_type))
             own = [k for k in allowed if k not in _COMMON_KEYS]
             message = (
                 f"{subject}: '{key}' is not used by {asset_type} assets{did_you_mean(key, allowed)} "
@@ -182,7 +188,7 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         return [at(path, f"{subject}: '{k}' is required" + _required_hint(k)) for k in missing]
     if validator == "type":
         wanted = error.validator_value
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in (wanted if isinstance(wanted, list) else [wanted]))
+        names = " or ".join(_TYPE_NAMES.get(w, str(w)) for w in (wanted if isinstance(wanted, list) else [wanted]))
         return [at(path, f"{subject}: '{field or 'value'}' must be {names}, not {_describe(error.instance)}")]
     if validator in ("enum", "const"):
         options = error.validator_value if validator == "enum" else [error.validator_value]

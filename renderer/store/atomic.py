@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -79,8 +80,6 @@ def _fsync_path(directory: Path) -> None:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
     """(hex digest, size) of a file, read in constant memory."""
-    import hashlib
-
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as handle:

@@ -1,14 +1,15 @@
-"""The content-addressed cache: cache key -> record (diskcache index), record -> bytes (a Store).
+"""The content-addressed cache: cache key -> OutputRecord (diskcache index), record -> bytes (a Store).
 
-Entries never expire by age. A record is only written after its bytes are safely in the store.
+Entries never expire by age. A record is only written after its bytes are safely in the store. The index
+holds keys as ``sha256:<hex>`` and records as plain dicts: the format of caches already on disk.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
+from renderer.records import OutputRecord, written_digest
 from renderer.store.blobs import LocalStore, Store
 
 
@@ -22,7 +23,7 @@ def default_cache_dir(environ: dict[str, str] | os._Environ[str] | None = None) 
 
 class Cache:
     def __init__(self, root: Path, store: Store | None = None) -> None:
-        import diskcache
+        import diskcache  # the no-op path imports this module for default_cache_dir only
 
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -32,27 +33,28 @@ class Cache:
         self.damaged: list[str] = []
         self._index = diskcache.Cache(str(root / "index"), eviction_policy="none", size_limit=2**62)
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> OutputRecord | None:
         """The record for ``key`` when its bytes are present too. A record whose bytes are missing or of the
         wrong size is forgotten and noted in ``damaged``: the entry will be made again."""
-        record = self._index.get(key)
-        if record is None:
+        stored = self._index.get(written_digest(key))
+        if stored is None:
             return None
-        if not self.store.has(record["sha256"], record["bytes"]):
+        record = OutputRecord.from_dict(stored)
+        if not self.store.has(record.sha256, record.bytes):
             self.damaged.append(key)
             self.forget(key)
             return None
         return record
 
-    def put(self, key: str, source: Path, record: dict[str, Any]) -> None:
-        self.store.put(source, record["sha256"])
-        self._index.set(key, record)
+    def put(self, key: str, source: Path, record: OutputRecord) -> None:
+        self.store.put(source, record.sha256)
+        self._index.set(written_digest(key), record.to_dict())
 
     def forget(self, key: str) -> None:
-        record = self._index.get(key)
-        self._index.delete(key)
-        if record is not None:
-            self.store.remove(record["sha256"])
+        stored = self._index.get(written_digest(key))
+        self._index.delete(written_digest(key))
+        if stored is not None:
+            self.store.remove(stored["sha256"])
 
     def close(self) -> None:
         self._index.close()

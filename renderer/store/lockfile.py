@@ -11,27 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from renderer.errors import Problem, SpecError
+from renderer.errors import LockfileError
+from renderer.records import LOCK_FIELDS, LockEntry
 from renderer.store.atomic import atomic_write_bytes
 
 LOCK_VERSION = 1
-FIELDS = (
-    "key",
-    "provider",
-    "model",
-    "resolved_model",
-    "job_id",
-    "output",
-    "sha256",
-    "bytes",
-    "media_type",
-    "duration",
-    "width",
-    "height",
-    "cost_usd",
-    "created",
-    "inputs",
-)
 HEADER = "# Written by render: commit it with the spec. Do not edit by hand.\n"
 
 
@@ -39,18 +23,18 @@ def lock_path(spec: Path) -> Path:
     return spec.with_suffix(".lock")
 
 
-def render_lock(spec_name: str, entries: dict[str, dict[str, Any]]) -> bytes:
+def render_lock(spec_name: str, entries: dict[str, LockEntry]) -> bytes:
     return LockText(spec_name).render(entries)
 
 
 class LockText:
     """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed."""
 
-    def __init__(self, spec_name: str, known: dict[str, tuple[dict[str, Any], str]] | None = None) -> None:
+    def __init__(self, spec_name: str, known: dict[str, tuple[LockEntry, str]] | None = None) -> None:
         self.spec_name = spec_name
         self._texts = dict(known or {})
 
-    def render(self, entries: dict[str, dict[str, Any]]) -> bytes:
+    def render(self, entries: dict[str, LockEntry]) -> bytes:
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
         lines.append("\n" if entries else " {}\n")
         texts = {}
@@ -66,16 +50,12 @@ class LockText:
         return "".join(lines).encode()
 
 
-def _entry_text(name: str, entry: dict[str, Any]) -> str:
+def _entry_text(name: str, entry: LockEntry) -> str:
     lines = [f"\n  {_scalar(name)}:\n"]
-    for field in FIELDS:
-        value = entry.get(field)
-        if value is None:
-            continue
+    for field, value in entry.written().items():
         if field == "inputs":
-            if value:
-                lines.append("    inputs:\n")
-                lines += [f"      {_scalar(slot)}: {_scalar(digest)}\n" for slot, digest in value.items()]
+            lines.append("    inputs:\n")
+            lines += [f"      {_scalar(slot)}: {_scalar(digest)}\n" for slot, digest in value.items()]
             continue
         lines.append(f"    {field}: {_scalar(value)}\n")
     return "".join(lines)
@@ -102,7 +82,7 @@ def _scalar(value: Any) -> str:
     return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
-def write_lock(path: Path, spec_name: str, entries: dict[str, dict[str, Any]], text: LockText | None = None) -> bytes:
+def write_lock(path: Path, spec_name: str, entries: dict[str, LockEntry], text: LockText | None = None) -> bytes:
     data = (text or LockText(spec_name)).render(entries)
     try:
         if path.read_bytes() == data:
@@ -113,13 +93,13 @@ def write_lock(path: Path, spec_name: str, entries: dict[str, dict[str, Any]], t
     return data
 
 
-def read_lock(path: Path) -> tuple[dict[str, dict[str, Any]], bytes]:
+def read_lock(path: Path) -> tuple[dict[str, LockEntry], bytes]:
     """The lock's entries by asset name, and its bytes. A missing lockfile is empty."""
     entries, data, _ = read_lock_text(path)
     return entries, data
 
 
-def read_lock_text(path: Path) -> tuple[dict[str, dict[str, Any]], bytes, LockText]:
+def read_lock_text(path: Path) -> tuple[dict[str, LockEntry], bytes, LockText]:
     """Like ``read_lock``, with a LockText that already knows the text of every entry read."""
     try:
         data = path.read_bytes()
@@ -134,36 +114,29 @@ def read_lock_text(path: Path) -> tuple[dict[str, dict[str, Any]], bytes, LockTe
     return entries, data, LockText(path.with_suffix(".yaml").name)
 
 
-def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, dict[str, Any]], bytes]:
-    import yaml
+def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], bytes]:
+    import yaml  # only a lockfile render did not write (hand-edited, merged) needs the YAML parser
 
     try:
         loaded = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise SpecError(
-            [
-                Problem(
-                    str(path),
-                    line,
-                    1,
-                    "the lockfile is not valid YAML (a merge conflict?); resolve it, or delete it and render again",
-                )
-            ]
+        raise LockfileError(
+            path,
+            line,
+            "the lockfile is not valid YAML (a merge conflict?); resolve it, or delete it and render again",
         ) from None
     if (
         not isinstance(loaded, dict)
         or loaded.get("lock-version") != LOCK_VERSION
         or not isinstance(loaded.get("assets"), dict)
     ):
-        raise SpecError(
-            [Problem(str(path), 1, 1, f"this is not a lockfile of version {LOCK_VERSION}; delete it and render again")]
-        )
-    return {str(k): v for k, v in loaded["assets"].items() if isinstance(v, dict)}, data
+        raise LockfileError(path, 1, f"this is not a lockfile of version {LOCK_VERSION}; delete it and render again")
+    return {str(k): LockEntry.from_written(v) for k, v in loaded["assets"].items() if isinstance(v, dict)}, data
 
 
-def _parse_own_format(data: bytes) -> tuple[dict[str, dict[str, Any]], dict[str, str]] | None:
+def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, str]] | None:
     """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
     anything else (hand-edited, merged, older), which then goes through the YAML parser."""
     try:
@@ -176,7 +149,7 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, dict[str, Any]], dict[str,
         return {}, {}
     if lines[3] != "assets:":
         return None
-    entries: dict[str, dict[str, Any]] = {}
+    raw: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
     starts: list[tuple[str, int]] = []
     entry: dict[str, Any] | None = None
@@ -193,19 +166,23 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, dict[str, Any]], dict[str,
                 field, _, value = line[4:].partition(": ")
                 if field == "inputs:" and not value:
                     inputs = entry["inputs"] = {}
-                elif field in FIELDS:
+                elif field in LOCK_FIELDS:
                     entry[field] = loads(value)
                     inputs = None
                 else:
                     return None
             elif line.startswith("  ") and line.endswith(":") and not line.startswith("   "):
                 name = loads(line[2:-1])
-                entry = entries[name] = {}
+                entry = raw[name] = {}
                 starts.append((name, number))
                 inputs = None
             else:
                 return None
     except ValueError:
+        return None
+    try:
+        entries = {name: LockEntry.from_written(fields) for name, fields in raw.items()}
+    except (TypeError, AttributeError):  # a field of the wrong type: let the YAML path report it
         return None
     ends = [number - 1 for _, number in starts[1:]] + [len(lines) - 1]
     for (name, start), end in zip(starts, ends, strict=True):

@@ -1,53 +1,40 @@
-"""manifest.json in the output directory: every output of the run and where it came from."""
+"""manifest.json in the output directory: every output of the run and where it came from.
+
+One output per line: readable, diffable, and written by json's C encoder (indent= is pure Python). Each
+line is made by ``manifest_line`` alone, so the no-op path can keep lines and put them together again.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from renderer.records import ManifestEntry
 from renderer.store.atomic import atomic_write_bytes
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-OUTPUT_FIELDS = (
-    "path",
-    "asset",
-    "status",
-    "sha256",
-    "bytes",
-    "media_type",
-    "duration",
-    "width",
-    "height",
-    "fps",
-    "video_codec",
-    "audio_codec",
-    "sample_rate",
-    "channels",
-    "cost_usd",
-    "key",
-)
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
-def manifest_entry(asset: str, status: str, record: dict[str, Any], path: str, key: str) -> dict[str, Any]:
-    info = {**record.get("probe", {}), **record}
-    entry = {"path": path, "asset": asset, "status": status, "key": key}
-    for field in OUTPUT_FIELDS:
-        if field not in entry and info.get(field) is not None:
-            entry[field] = info[field]
-    return {field: entry[field] for field in OUTPUT_FIELDS if field in entry}
+def manifest_line(entry: ManifestEntry) -> str:
+    return _encode(entry.written())
 
 
-def render_manifest(project: str, spec: str, outputs: list[dict[str, Any]]) -> bytes:
-    """One output per line: readable, diffable, and written by json's C encoder (indent= is pure Python)."""
+def assemble_manifest(project: str, spec: str, lines: Iterable[str]) -> bytes:
+    """The manifest from its output lines, which must already be in path order."""
     head = (
         f'{{\n  "manifest-version": {MANIFEST_VERSION},\n  "project": {json.dumps(project, ensure_ascii=False)},\n'
         f'  "spec": {json.dumps(spec, ensure_ascii=False)},\n  "outputs": ['
     )
-    dump = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    body = ",".join("\n    " + dump(entry) for entry in sorted(outputs, key=lambda e: e["path"]))
-    return (head + body + ("\n  ]\n}\n" if outputs else "]\n}\n")).encode()
+    body = ",".join("\n    " + line for line in lines)
+    return (head + body + ("\n  ]\n}\n" if body else "]\n}\n")).encode()
+
+
+def render_manifest(project: str, spec: str, outputs: Iterable[ManifestEntry]) -> bytes:
+    return assemble_manifest(project, spec, [manifest_line(e) for e in sorted(outputs, key=lambda e: e.path)])
 
 
 def write_manifest(out_dir: Path, data: bytes) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,6 @@ class ProjectLock:
         self.handle: IO[str] | None = None
 
     def __enter__(self) -> ProjectLock:
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
         try:

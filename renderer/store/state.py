@@ -5,7 +5,8 @@ lockfile are byte-for-byte what that run saw, every input file and every output 
 had, then nothing can need work. Any difference sends the run down the full path, which is always correct
 on its own. Kept in the cache directory (``state/``), never in the project: it describes this machine's files.
 
-Only the standard library is imported here: this runs before anything heavy is loaded.
+On disk it is a marshal of plain dicts and tuples (marshal takes no classes); ``load_state`` gives it back
+as a ``Snapshot``. Only the standard library is imported here: this runs before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
-STATE_VERSION = 4
+from renderer.dag import closure
+from renderer.records import FileStamp, Snapshot, StateAsset
+
+STATE_VERSION = 5
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:
@@ -28,21 +32,27 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_state(path: Path, version: str) -> dict[str, Any] | None:
+def load_state(path: Path, version: str) -> Snapshot | None:
     try:
         with open(path, "rb") as handle:
-            state = marshal.load(handle)
-    except (OSError, EOFError, ValueError, TypeError):
+            data = marshal.load(handle)
+        if not isinstance(data, dict) or data.pop("version", None) != (STATE_VERSION, version):
+            return None
+        data["files"] = {path: FileStamp._make(stamp) for path, stamp in data["files"].items()}
+        data["assets"] = {name: StateAsset._make(entry) for name, entry in data["assets"].items()}
+        return Snapshot(**data)
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None
-    if not isinstance(state, dict) or state.get("version") != (STATE_VERSION, version):
-        return None
-    return state
 
 
-def save_state(path: Path, version: str, state: dict[str, Any]) -> None:
-    from renderer.store.atomic import atomic_write_bytes
+def save_state(path: Path, version: str, state: Snapshot) -> None:
+    from renderer.store.atomic import atomic_write_bytes  # tempfile is costly: the no-op path never saves
 
-    atomic_write_bytes(path, marshal.dumps({**state, "version": (STATE_VERSION, version)}), durable=False)
+    data = {f.name: getattr(state, f.name) for f in fields(Snapshot)}
+    data["files"] = {path: tuple(stamp) for path, stamp in state.files.items()}
+    data["assets"] = {name: tuple(entry) for name, entry in state.assets.items()}
+    data["version"] = (STATE_VERSION, version)
+    atomic_write_bytes(path, marshal.dumps(data), durable=False)
 
 
 def stat_pair(path: str) -> tuple[int, int] | None:
@@ -54,34 +64,32 @@ def stat_pair(path: str) -> tuple[int, int] | None:
 
 
 def unchanged(
-    state: dict[str, Any], spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None, selection: list[str]
+    state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None, selection: list[str]
 ) -> list[str] | None:
     """The names that need nothing (the selection and what it needs), or None if anything may need work."""
-    if state.get("spec_sha") != file_digest(spec_bytes) or state.get("lock_sha") != file_digest(lock_bytes):
+    if state.spec_sha != file_digest(spec_bytes) or state.lock_sha != file_digest(lock_bytes):
         return None
-    if out_dir is not None and os.path.abspath(out_dir) != state["out_dir"]:
+    if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
         return None
-    for path, (size, mtime_ns, _digest) in state["files"].items():
-        if stat_pair(path) != (size, mtime_ns):
+    for path, stamp in state.files.items():
+        if stat_pair(path) != (stamp.size, stamp.mtime_ns):
             return None
-    assets: dict[str, tuple[Any, ...]] = state["assets"]
+    assets = state.assets
     if selection:
         if any(name not in assets for name in selection):
             return None
-        from renderer.engine.dag import closure  # standard library only, like this module
-
-        names = list(closure({name: entry[3] for name, entry in assets.items()}, selection))
+        names = list(closure({name: entry.deps for name, entry in assets.items()}, selection))
     else:
         names = list(assets)
-    out = state["out_dir"]
+    out = state.out_dir
     join = os.path.join
     stat = os.stat
     for name in names:
-        output, size, mtime_ns = assets[name][:3]
+        entry = assets[name]
         try:
-            st = stat(join(out, output))
+            st = stat(join(out, entry.output))
         except OSError:
             return None
-        if st.st_size != size or st.st_mtime_ns != mtime_ns:
+        if st.st_size != entry.size or st.st_mtime_ns != entry.mtime_ns:
             return None
     return names

@@ -14,6 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from renderer.dag import topological_order
 from renderer.errors import SpecError
 from renderer.spec.resolve import load_project
 from tests.helpers import render, tree_snapshot
@@ -21,8 +22,16 @@ from tests.helpers import render, tree_snapshot
 CORPUS = sorted((Path(__file__).parents[1] / "bad_specs").glob("*.yaml"))
 
 
-def test_the_corpus_is_large_enough() -> None:
-    assert len(CORPUS) >= 40
+@pytest.mark.parametrize("source", CORPUS, ids=lambda p: p.stem)
+def test_every_corpus_file_says_what_it_expects_and_the_loader_says_it(source: Path, tmp_path: Path) -> None:
+    first = source.read_text().splitlines()[0]
+    assert first.startswith("# expect: ") and len(first) > len("# expect: ") + 3, source.name
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(source, root / source.name)
+    with pytest.raises(SpecError) as info:
+        load_project(root / source.name, source.name)
+    assert first.removeprefix("# expect: ") in str(info.value)
 
 
 def _assert_refused(spec: Path, root: Path, cache: Path, expected: str) -> None:
@@ -140,10 +149,17 @@ def test_any_mutation_is_either_valid_or_a_clear_spec_error(tmp_path: Path, docu
     spec = tmp_path / "mutant.yaml"
     spec.write_text(yaml.safe_dump(document, sort_keys=False))
     try:
-        load_project(spec, "mutant.yaml")
+        project = load_project(spec, "mutant.yaml")
     except SpecError as exc:  # exit 2 in the command; anything else would be a traceback
         assert exc.problems
         for problem in exc.problems:
             assert problem.file == "mutant.yaml" and problem.line >= 1 and problem.column >= 1
             assert problem.message and "Traceback" not in problem.message
-    assert not (tmp_path / "out").exists()
+        return
+    # accepted: then it is a project the engine can run, every input known and the graph acyclic
+    assert project.assets
+    deps = project.deps()
+    assert all(d in project.assets for needs in deps.values() for d in needs)
+    assert sorted(topological_order(deps)) == sorted(project.assets)
+    outputs = [a.output for a in project.assets.values()]
+    assert len({o.lower() for o in outputs}) == len(outputs)

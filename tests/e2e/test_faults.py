@@ -48,7 +48,7 @@ def _check_whole(root: Path, cache: Path) -> None:
     if (root / "p.lock").exists():
         entries, _ = read_lock(root / "p.lock")
         for name, entry in entries.items():
-            assert entry["sha256"] in blobs, f"lock entry {name} names bytes the cache does not hold"
+            assert entry.sha256 in blobs, f"lock entry {name} names bytes the cache does not hold"
 
 
 def test_kill_9_at_random_moments_never_leaves_half_files(tmp_path: Path, cache: Path) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from renderer.engine.scheduler import PrioritySlots, run_graph
-from tests.engine.test_dag import dags
+from tests.test_dag import dags
 
 
 @dataclass
@@ -15,6 +15,10 @@ class Result:
     name: str
     ok: bool
     note: str = ""
+
+    @property
+    def blocks_dependents(self) -> bool:
+        return not self.ok
 
 
 def run(

@@ -1,3 +1,6 @@
+"""The HTTP layer through httpx.MockTransport: retries, Retry-After, faults, redirects and size caps,
+with backoff recorded instead of waited for. The sandbox end-to-end tests are in tests/e2e."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +11,28 @@ import anyio
 import httpx
 import pytest
 
-from renderer.errors import ProviderError
-from renderer.providers.http import HttpApi, SlidingWindowLimiter, default_error, url_problem
+from renderer.errors import DownloadError, ProviderError
+from renderer.providers.base import HttpSession
+from renderer.providers.http import HttpApi, SlidingWindowLimiter, SubmitUnconfirmed, default_error, url_problem
+from renderer.spec.model import Tuning
+from tests.fakes.transports import Routes, Script, dropped, job, session_with
+
+BASE = "https://api.example.test/v1"
+
+
+def api_for(handler, *, retries: int = 3, **tuning) -> tuple[HttpApi, list[float]]:  # type: ignore[no-untyped-def]
+    session, sleeps = session_with(handler)
+    return HttpApi("varg", BASE, "varg_secret", Tuning(max_retries=retries, **tuning), session=session), sleeps.waits
+
+
+def call(api: HttpApi, method: str = "GET", path: str = "jobs/1", **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+    async def main() -> httpx.Response:
+        try:
+            return await api.request(method, path, **kwargs)
+        finally:
+            await api.aclose()
+
+    return anyio.run(main)
 
 
 def test_only_https_or_loopback_http() -> None:
@@ -19,6 +42,165 @@ def test_only_https_or_loopback_http() -> None:
     assert "only to this machine" in url_problem("http://10.0.0.1/v1")
     assert "not allowed" in url_problem("file:///etc/passwd")
     assert "not allowed" in url_problem("ftp://example.com/x")
+
+
+def test_5xx_is_retried_with_growing_backoff_then_answers() -> None:
+    script = Script(httpx.Response(503), httpx.Response(502), job("running"))
+    api, waits = api_for(script)
+    assert call(api).json()["status"] == "running"
+    assert script.count() == 3 and len(waits) == 2 and waits[1] > waits[0]
+    assert script.requests[0].headers["authorization"] == "Bearer varg_secret"
+
+
+def test_retry_after_is_honoured() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "7"}), job())
+    api, waits = api_for(script)
+    call(api)
+    assert waits and waits[0] >= 7 * 0.8
+
+
+def test_retries_run_out_with_a_retryable_error() -> None:
+    script = Script(httpx.Response(500, json={"error": {"code": "INTERNAL", "message": "oops"}}))
+    api, waits = api_for(script, retries=2)
+    with pytest.raises(ProviderError) as info:
+        call(api)
+    assert info.value.code == "RETRIES_EXHAUSTED" and info.value.retryable and script.count() == 3
+    assert "INTERNAL" in info.value.message and info.value.asset is None  # the engine names the asset
+
+
+def test_a_final_status_is_not_retried() -> None:
+    script = Script(httpx.Response(402, json={"error": {"code": "INSUFFICIENT_BALANCE", "message": "top up"}}))
+    api, waits = api_for(script)
+    with pytest.raises(ProviderError) as info:
+        call(api)
+    assert info.value.code == "INSUFFICIENT_BALANCE" and script.count() == 1 and not waits
+    assert str(info.value) == "varg refused the job: INSUFFICIENT_BALANCE: top up"
+
+
+def test_a_dropped_answer_to_a_create_is_unconfirmed_unless_idempotent() -> None:
+    script = Script(dropped(), job())
+    api, _ = api_for(script)
+    with pytest.raises(SubmitUnconfirmed):
+        call(api, "POST", "video", json={}, create=True, idempotent=False)
+    assert script.count() == 1  # never sent twice: the job may exist
+    script = Script(dropped(), job())
+    api, _ = api_for(script)
+    assert call(api, "POST", "video", json={}, create=True, idempotent=True).json()["job_id"] == "job_1"
+    assert script.count() == 2
+
+
+def test_a_body_that_is_not_json_is_unconfirmed_for_a_create_and_retried_for_a_read() -> None:
+    garbled = httpx.Response(200, text="<html>proxy error</html>")
+    api, _ = api_for(Script(garbled, job()))
+    with pytest.raises(SubmitUnconfirmed):
+        call(api, "POST", "video", json={}, create=True, idempotent=False)
+    script = Script(garbled, job())
+    api, _ = api_for(script)
+    assert call(api).json()["job_id"] == "job_1" and script.count() == 2
+
+
+def test_a_refused_connection_is_retried_even_for_a_create() -> None:
+    script = Script(httpx.ConnectError("refused"), job())
+    api, _ = api_for(script)
+    assert call(api, "POST", "video", json={}, create=True, idempotent=False).json()["job_id"] == "job_1"
+
+
+def test_error_shapes_of_both_providers() -> None:
+    v1 = httpx.Response(400, json={"error": "validation_error", "message": "model is required", "statusCode": 400})
+    v2 = httpx.Response(402, json={"error": {"code": "INSUFFICIENT_BALANCE", "message": "top up"}})
+    html = httpx.Response(502, text="<html>bad gateway</html>")
+    assert default_error(v1) == ("validation_error", "model is required")
+    assert default_error(v2) == ("INSUFFICIENT_BALANCE", "top up")
+    assert default_error(html) == ("HTTP_502", "<html>bad gateway</html>")
+
+
+def download(api: HttpApi, url: str, dest: Path, expect: str = "video") -> tuple[str, str]:
+    async def main() -> tuple[str, str]:
+        try:
+            return await api.download(url, dest, expect_kind=expect)
+        finally:
+            await api.aclose()
+
+    return anyio.run(main)
+
+
+def test_a_download_streams_to_disk_hashed_on_the_way(tmp_path: Path) -> None:
+    body = b"x" * 300_000
+    routes = Routes({"/out/clip.mp4": httpx.Response(200, content=body, headers={"content-type": "video/mp4"})})
+    api, _ = api_for(routes)
+    media_type, digest = download(api, "https://cdn.example.test/out/clip.mp4", tmp_path / "o")
+    assert (media_type, digest) == ("video/mp4", hashlib.sha256(body).hexdigest())
+    assert (tmp_path / "o").read_bytes() == body
+
+
+@pytest.mark.parametrize(
+    ("answer", "limit", "expect", "code"),
+    [
+        (httpx.Response(200, content=b"x" * 5000, headers={"content-type": "video/mp4"}), 1000, "video", "TOO_LARGE"),
+        (
+            httpx.Response(200, content=b"x" * 5000, headers={"content-type": "video/mp4", "content-length": "99999"}),
+            10_000,
+            "video",
+            "TOO_LARGE",
+        ),
+        (
+            httpx.Response(200, content=b"<html>", headers={"content-type": "text/html"}),
+            10**9,
+            "video",
+            "WRONG_MEDIA_TYPE",
+        ),
+        (httpx.Response(403, text="denied"), 10**9, "video", "HTTP_403"),
+    ],
+)
+def test_downloads_refuse_what_is_not_the_output(tmp_path: Path, answer, limit, expect, code) -> None:  # type: ignore[no-untyped-def]
+    api, _ = api_for(Routes({"/o.mp4": answer}), max_download_bytes=limit)
+    with pytest.raises(DownloadError) as info:
+        download(api, "https://cdn.example.test/o.mp4", tmp_path / "o", expect)
+    assert info.value.code == code and "could not be downloaded" in info.value.message
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "http://192.0.2.1/clip.mp4", "ftp://example.com/clip.mp4"])
+def test_redirects_are_checked_at_every_hop(tmp_path: Path, target: str) -> None:
+    routes = Routes({"/hop": httpx.Response(302, headers={"location": target})})
+    api, _ = api_for(routes)
+    with pytest.raises(DownloadError) as info:
+        download(api, "https://cdn.example.test/hop", tmp_path / "o")
+    assert info.value.code == "BAD_OUTPUT_URL"
+
+
+def test_a_redirect_loop_ends_and_a_good_redirect_is_followed(tmp_path: Path) -> None:
+    routes = Routes(
+        {
+            "/loop": httpx.Response(302, headers={"location": "/loop"}),
+            "/moved": httpx.Response(301, headers={"location": "https://cdn.example.test/final.mp4"}),
+            "/final.mp4": httpx.Response(200, content=b"v", headers={"content-type": "video/mp4"}),
+        }
+    )
+    api, _ = api_for(routes)
+    with pytest.raises(DownloadError) as info:
+        download(api, "https://cdn.example.test/loop", tmp_path / "o")
+    assert info.value.code == "TOO_MANY_REDIRECTS"
+    api, _ = api_for(routes)
+    assert download(api, "https://cdn.example.test/moved", tmp_path / "o")[0] == "video/mp4"
+
+
+def test_a_download_that_keeps_failing_says_so(tmp_path: Path) -> None:
+    api, waits = api_for(Routes({"/o.mp4": dropped()}), retries=2)
+    with pytest.raises(DownloadError) as info:
+        download(api, "https://cdn.example.test/o.mp4", tmp_path / "o")
+    assert info.value.code == "DOWNLOAD_FAILED" and len(waits) == 2
+    assert "refused the job" not in str(info.value)
+
+
+def test_limiters_belong_to_the_session_not_the_process() -> None:
+    tuning = Tuning(rate_limit=(10, 60.0))
+    shared = HttpSession()
+    first = HttpApi("varg", BASE, "k1", tuning, session=shared)
+    second = HttpApi("varg2", BASE, "k1", tuning, session=shared)
+    other_key = HttpApi("varg", BASE, "k2", tuning, session=shared)
+    other_run = HttpApi("varg", BASE, "k1", tuning, session=HttpSession())
+    assert first.limiter is second.limiter
+    assert first.limiter is not other_key.limiter and first.limiter is not other_run.limiter
 
 
 def test_the_limiter_never_lets_more_than_the_limit_through_a_window() -> None:
@@ -39,60 +221,3 @@ def test_the_limiter_believes_the_server_about_what_is_left() -> None:
     limiter = SlidingWindowLimiter(10, 60)
     limiter.observe_remaining(2)
     assert len(limiter.sent) == 8
-
-
-def test_error_shapes_of_both_providers() -> None:
-    v1 = httpx.Response(400, json={"error": "validation_error", "message": "model is required", "statusCode": 400})
-    v2 = httpx.Response(402, json={"error": {"code": "INSUFFICIENT_BALANCE", "message": "top up"}})
-    html = httpx.Response(502, text="<html>bad gateway</html>")
-    assert default_error(v1) == ("validation_error", "model is required")
-    assert default_error(v2) == ("INSUFFICIENT_BALANCE", "top up")
-    assert default_error(html) == ("HTTP_502", "<html>bad gateway</html>")
-
-
-def test_downloads_refuse_bad_schemes_redirects_and_oversize(tmp_path: Path, sandbox) -> None:
-    server = sandbox()
-    (server.sandbox.root / "big.mp4").write_bytes(b"x" * 5000)
-
-    async def fetch(url: str, limit: int = 10**9, expect: str = "video") -> tuple[str, str]:
-        api = HttpApi("varg", server.url, "varg_k", {"max_download_bytes": limit, "max_retries": 0})
-        try:
-            return await api.download(url, tmp_path / "out.bin", asset="a", expect_kind=expect)
-        finally:
-            await api.aclose()
-
-    media_type, digest = anyio.run(fetch, f"{server.url}/_outputs/big.mp4")
-    assert media_type == "video/mp4" and digest == hashlib.sha256(b"x" * 5000).hexdigest()
-    assert (tmp_path / "out.bin").stat().st_size == 5000
-    for url, limit, expect, code in (
-        (f"{server.url}/_outputs/big.mp4", 1000, "video", "TOO_LARGE"),
-        (f"{server.url}/_outputs/big.mp4", 10**9, "audio", "WRONG_MEDIA_TYPE"),
-        ("file:///etc/passwd", 10**9, "video", "BAD_OUTPUT_URL"),
-        ("http://192.0.2.1/x.mp4", 10**9, "video", "BAD_OUTPUT_URL"),
-    ):
-        with pytest.raises(ProviderError) as info:
-            anyio.run(fetch, url, limit, expect)
-        assert info.value.code == code
-
-
-def test_redirects_are_checked_at_every_hop(tmp_path: Path, sandbox) -> None:
-    from urllib.parse import quote
-
-    server = sandbox()
-    (server.sandbox.root / "clip.mp4").write_bytes(b"v" * 100)
-
-    async def fetch(url: str) -> tuple[str, str]:
-        api = HttpApi("varg", server.url, "varg_k", {"max_retries": 0})
-        try:
-            return await api.download(url, tmp_path / "o.bin", asset="a", expect_kind="video")
-        finally:
-            await api.aclose()
-
-    def via_redirect(target: str) -> str:
-        return f"{server.url}/_sandbox/redirect?to={quote(target, safe='')}"
-
-    assert anyio.run(fetch, via_redirect(f"{server.url}/_outputs/clip.mp4"))[0] == "video/mp4"
-    for target in ("file:///etc/passwd", "http://192.0.2.1/clip.mp4", "ftp://example.com/clip.mp4"):
-        with pytest.raises(ProviderError) as info:
-            anyio.run(fetch, via_redirect(target))
-        assert info.value.code == "BAD_OUTPUT_URL"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from renderer.records import OutputRecord
 from renderer.store.cache import Cache, default_cache_dir
 
 
@@ -11,14 +12,16 @@ def test_put_get_copy_and_missing_bytes(tmp_path: Path) -> None:
     source = cache.scratch / "new"
     source.write_bytes(b"hello")
     digest = hashlib.sha256(b"hello").hexdigest()
-    cache.put("k1", source, {"sha256": digest, "bytes": 5})
+    record = OutputRecord(sha256=digest, bytes=5, media_type="text/plain", provider="local")
+    cache.put("1" * 64, source, record)
     assert not source.exists()
-    assert cache.get("k1")["sha256"] == digest
+    assert cache.get("1" * 64) == record
     assert cache.store.copy_to(digest, tmp_path / "out" / "x.txt") == digest
     assert (tmp_path / "out" / "x.txt").read_bytes() == b"hello"
     cache.store.remove(digest)
-    assert cache.get("k1") is None  # a record without its bytes is no hit
-    assert cache.get("nope") is None
+    assert cache.get("1" * 64) is None  # a record without its bytes is no hit
+    assert cache.damaged == ["1" * 64]
+    assert cache.get("2" * 64) is None
     cache.close()
 
 
@@ -56,3 +59,34 @@ def test_directory_flushes_are_shared_and_every_caller_is_covered(tmp_path: Path
     assert len(flushes) < 20  # shared
     # nobody returned before a flush that started after it asked had finished: each waited for a full flush
     assert min(returned) >= flushes[0] + 0.05
+
+
+def test_the_index_keeps_the_format_of_caches_already_on_disk(tmp_path: Path) -> None:
+    """Records are plain dicts under "sha256:"-prefixed keys, as render wrote them before records were typed."""
+    import diskcache
+
+    cache = Cache(tmp_path / "c")
+    source = cache.scratch / "new"
+    source.write_bytes(b"old")
+    digest = hashlib.sha256(b"old").hexdigest()
+    cache.store.put(source, digest)
+    cache.close()
+    index = diskcache.Cache(str(tmp_path / "c" / "index"))
+    old = {
+        "sha256": digest,
+        "bytes": 3,
+        "media_type": "image/png",
+        "provider": "local",
+        "model": None,
+        "resolved_model": "local:image",
+        "job_id": "local-1",
+        "cost_usd": 0.0,
+        "created": "2026-01-01T00:00:00Z",
+        "probe": {"media_type": "image/png", "width": 2, "height": 1},
+    }
+    index.set("sha256:" + "3" * 64, old)
+    index.close()
+    cache = Cache(tmp_path / "c")
+    record = cache.get("3" * 64)
+    assert record is not None and record.probe.width == 2 and record.to_dict() == old
+    cache.close()

@@ -8,16 +8,17 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renderer.errors import SpecError
+from renderer.errors import LockfileError
+from renderer.records import LockEntry
 from renderer.schemas import load_schema
 from renderer.store.lockfile import read_lock, render_lock, write_lock
 
 DIGEST = "a" * 64
 
 
-def entry(**overrides: object) -> dict:
+def entry(**overrides: object) -> LockEntry:
     base = {
-        "key": "sha256:" + "b" * 64,
+        "key": "b" * 64,
         "provider": "local",
         "model": None,
         "resolved_model": "local:image",
@@ -30,9 +31,9 @@ def entry(**overrides: object) -> dict:
         "height": 4,
         "cost_usd": 0.0,
         "created": "2026-01-01T00:00:00Z",
-        "inputs": {"0": "sha256:" + "c" * 64},
+        "inputs": {"0": "c" * 64},
     }
-    return {**base, **overrides}
+    return LockEntry(**{**base, **overrides})  # type: ignore[arg-type]
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), max_size=6))
@@ -59,16 +60,18 @@ def test_deterministic_sorted_and_valid_against_its_schema(tmp_path: Path) -> No
     mtime = path.stat().st_mtime_ns
     write_lock(path, "p.yaml", entries)
     assert path.stat().st_mtime_ns == mtime  # unchanged content is not rewritten
-    assert read_lock(path)[0]["alpha"]["output"] == "a.png"
+    assert read_lock(path)[0]["alpha"] == entries["alpha"]
+    assert document["assets"]["alpha"]["key"] == "sha256:" + "b" * 64  # prefixed where written out
 
 
 def test_a_broken_lockfile_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "p.lock"
     path.write_text("<<<<<<< HEAD\nassets: [\n")
-    with pytest.raises(SpecError, match="merge conflict"):
+    with pytest.raises(LockfileError, match="merge conflict") as info:
         read_lock(path)
+    assert info.value.line == 2 and str(path) in str(info.value)
     path.write_text("lock-version: 99\nassets: {}\n")
-    with pytest.raises(SpecError, match="not a lockfile of version 1"):
+    with pytest.raises(LockfileError, match="not a lockfile of version 1"):
         read_lock(path)
     assert read_lock(tmp_path / "missing.lock") == ({}, b"")
 
@@ -81,7 +84,8 @@ def test_the_fast_reader_agrees_with_yaml(names: dict[str, str]) -> None:
     data = render_lock("p.yaml", entries)
     parsed = _parse_own_format(data)
     parsed = parsed[0] if parsed is not None else None
-    expected = yaml.safe_load(data)["assets"] or {}
+    expected = {n: LockEntry.from_written(e) for n, e in (yaml.safe_load(data)["assets"] or {}).items()}
+    assert expected == entries
     assert parsed is None or parsed == expected  # None only sends it to the YAML parser
     if all(text.isprintable() for text in [*names, *names.values()]):
         assert parsed == expected
@@ -91,7 +95,7 @@ def test_a_hand_edited_lockfile_is_read_by_the_yaml_parser(tmp_path: Path) -> No
     path = tmp_path / "p.lock"
     write_lock(path, "p.yaml", {"a": entry()})
     path.write_text(path.read_text().replace('    provider: "local"', "    provider: local  # edited"))
-    assert read_lock(path)[0]["a"]["provider"] == "local"
+    assert read_lock(path)[0]["a"] == entry()
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), min_size=1, max_size=6))

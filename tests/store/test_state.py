@@ -3,26 +3,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from renderer.records import FileStamp, Snapshot, StateAsset
 from renderer.store.state import file_digest, load_state, save_state, stat_pair, unchanged
 
 
-def make_state(tmp_path: Path) -> tuple[dict, bytes, bytes]:
+def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, bytes]:
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.png").write_bytes(b"aaa")
     (out / "b.png").write_bytes(b"bbbb")
     (tmp_path / "in.wav").write_bytes(b"input")
     spec, lock = b"spec", b"lock"
-    state = {
-        "spec_sha": file_digest(spec),
-        "lock_sha": file_digest(lock),
-        "out_dir": str(out),
-        "files": {str(tmp_path / "in.wav"): (*stat_pair(str(tmp_path / "in.wav")), "d")},
-        "assets": {
-            "a": ("a.png", *stat_pair(str(out / "a.png")), (), "x"),
-            "b": ("b.png", *stat_pair(str(out / "b.png")), ("a",), "y"),
+    state = Snapshot(
+        spec_sha=file_digest(spec),
+        lock_sha=file_digest(lock),
+        out_dir=str(out),
+        project="p",
+        spec_name="p.yaml",
+        files={str(tmp_path / "in.wav"): FileStamp(*stat_pair(str(tmp_path / "in.wav")), "d")},
+        assets={
+            "a": StateAsset("a.png", *stat_pair(str(out / "a.png")), (), "x", '{"path": "a.png"}'),
+            "b": StateAsset("b.png", *stat_pair(str(out / "b.png")), ("a",), "y", '{"path": "b.png"}'),
         },
-    }
+        noop_manifest=b"{}",
+    )
     return state, spec, lock
 
 
@@ -57,7 +61,7 @@ def test_state_round_trip_and_version(tmp_path: Path) -> None:
     state, _, _ = make_state(tmp_path)
     path = tmp_path / "s" / "x.marshal"
     save_state(path, "1.0", state)
-    assert load_state(path, "1.0")["assets"] == state["assets"]
+    assert load_state(path, "1.0") == state
     assert load_state(path, "2.0") is None
     path.write_bytes(b"garbage")
     assert load_state(path, "1.0") is None

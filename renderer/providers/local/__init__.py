@@ -36,6 +36,7 @@ class LocalProvider:
     free: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
     recipe_version: ClassVar[str] = "local-2"
+    default_max_concurrency: ClassVar[int] = os.cpu_count() or 2  # CPU-bound: one job a core
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
         self.settings = settings
@@ -81,9 +82,9 @@ class LocalProvider:
 
     async def submit(self, request: JobRequest) -> Job:
         # The job id comes from the cache key, so the lockfile is the same on every machine.
-        job_id = "local-" + request.key.removeprefix("sha256:")[:16]
+        job_id = "local-" + request.key[:16]
         out = self.context.scratch / f"{job_id}-{uuid.uuid4().hex[:8]}{request.output_format}"
-        processes: list = []
+        processes: list[Any] = []
         token = job_processes.set(processes)  # worker threads run in a copy of this context
         try:
             await anyio.to_thread.run_sync(_generate, request, out, abandon_on_cancel=True)
@@ -122,7 +123,11 @@ class LocalProvider:
 
 
 def _generate(request: JobRequest, out: Path) -> None:
-    from renderer.providers.local import audio, image, video
+    from renderer.providers.local import (
+        audio,
+        image,
+        video,
+    )  # numpy and Pillow: loaded when media is made, not when a spec is checked
 
     generators: dict[str, Any] = {
         "image": image.make_image,

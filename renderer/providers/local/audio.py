@@ -17,7 +17,7 @@ RATE = 44_100
 
 
 def make_music(request: JobRequest, out: Path) -> None:
-    from renderer.providers.local.music import synthesize
+    from renderer.providers.local.music import synthesize  # numpy: only when music is made
 
     duration = float(request.params.get("duration", 30))
     prompt = request.params.get("prompt", "")
@@ -26,7 +26,7 @@ def make_music(request: JobRequest, out: Path) -> None:
 
 def make_speech(request: JobRequest, out: Path) -> None:
     """Offline speech with espeak-ng at fixed settings (deterministic), as 44.1 kHz stereo."""
-    from renderer.providers.local import speech_engine
+    from renderer.providers.local import speech_engine  # the package imports this module: no cycle at load
 
     engine = speech_engine()
     if engine is None:

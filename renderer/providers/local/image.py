@@ -3,6 +3,7 @@ moon, ridges, water, stars, soft shapes); an optional caption is drawn with the 
 
 from __future__ import annotations
 
+import colorsys
 import re
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,6 @@ def palette_of(prompt: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
-    import colorsys
-
     r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
     return (r * 255, g * 255, b * 255)
 
@@ -180,7 +179,7 @@ def render_picture(prompt: str, width: int, height: int, seed: int) -> np.ndarra
 
 def draw_caption(image: Any, text: str) -> None:
     """Caption text along the bottom, in the font that ships inside Pillow (no system fonts)."""
-    from PIL import ImageDraw, ImageFont
+    from PIL import ImageDraw, ImageFont  # Pillow: only when a picture is drawn
 
     width, height = image.size
     size = max(10, height // 14)
@@ -198,7 +197,7 @@ def draw_caption(image: Any, text: str) -> None:
 
 
 def make_image(request: JobRequest, out: Path) -> None:
-    from PIL import Image
+    from PIL import Image  # Pillow: only when a picture is drawn
 
     width, height = frame_size(request.params, 1024)
     prompt = request.params.get("prompt", "")
@@ -221,7 +220,7 @@ def save_image(image: Any, out: Path) -> None:
 
 def text_overlay(width: int, height: int, text: str, *, place: str) -> Any:
     """A transparent frame with ``text``: a large centred title, or a caption along the bottom."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw, ImageFont  # Pillow: only when a picture is drawn
 
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)

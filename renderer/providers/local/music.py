@@ -192,6 +192,7 @@ def _freq(semitones_above_a2: float) -> float:
 
 def _voice(timbre: str, freq: float, length: int, rng_phase: float) -> np.ndarray:
     t = np.arange(length) / RATE
+    partials: list[tuple[float, float, float]]
     if timbre == "piano":
         partials = [(k, 1 / k**1.6, 1.2 + 0.9 * k) for k in range(1, 7)]
     elif timbre == "pluck":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 
 def frame_size(params: dict[str, Any], long_edge: int) -> tuple[int, int]:
     """(width, height), both even, from the request; the long edge defaults to ``long_edge``."""
-    width, height = params.get("width"), params.get("height")
+    width: float | None = params.get("width")
+    height: float | None = params.get("height")
     ratio = params.get("aspect_ratio", "16:9")
     rw, rh = (int(x) for x in ratio.split(":"))
     rw, rh = max(rw, 1), max(rh, 1)
@@ -20,6 +22,7 @@ def frame_size(params: dict[str, Any], long_edge: int) -> tuple[int, int]:
             width, height = long_edge, long_edge * rh / rw
         else:
             width, height = long_edge * rw / rh, long_edge
+    assert width is not None and height is not None
     return _even(width), _even(height)
 
 
@@ -28,7 +31,5 @@ def _even(value: float) -> int:
 
 
 def seed_of(request_seed: int | None, *words: str) -> int:
-    import hashlib
-
     text = "\x00".join([str(request_seed or 0), *words])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")

@@ -54,9 +54,9 @@ def make_video(request: JobRequest, out: Path) -> None:
 
 
 def _paint(request: JobRequest, dest: Path, width: int, height: int) -> None:
-    from PIL import Image
+    from PIL import Image  # Pillow: only when a picture is drawn
 
-    from renderer.providers.local.image import render_picture
+    from renderer.providers.local.image import render_picture  # image loads Pillow and numpy: only when needed
 
     prompt = request.params.get("prompt", "")
     pixels = render_picture(prompt, width, height, seed_of(request.seed, prompt))
@@ -196,7 +196,7 @@ def _overlays(params: dict[str, Any], total: float) -> list[tuple[str, str, floa
 
 
 def _text_frame(dest: Path, width: int, height: int, text: str, place: str) -> None:
-    from renderer.providers.local.image import text_overlay
+    from renderer.providers.local.image import text_overlay  # image loads Pillow and numpy: only when needed
 
     text_overlay(width, height, text, place=place).save(dest, format="PNG")
 

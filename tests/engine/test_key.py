@@ -7,7 +7,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer.engine.recipe import cache_key, recipe
+from renderer.engine.key import cache_key, recipe
 from renderer.spec.model import Asset
 
 scalars = st.one_of(
@@ -31,7 +31,7 @@ def make(kind: str, model: str | None, seed: int | None, p: dict, output: str = 
 
 KEY_IN_SUBPROCESS = """
 import json, sys
-from renderer.engine.recipe import cache_key, recipe
+from renderer.engine.key import cache_key, recipe
 from renderer.spec.model import Asset
 out = []
 for case in json.load(sys.stdin):

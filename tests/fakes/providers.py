@@ -18,6 +18,7 @@ class FakePaidProvider:
     free: ClassVar[bool] = False
     deterministic: ClassVar[bool] = False
     recipe_version: ClassVar[str] = "fake-1"
+    default_max_concurrency: ClassVar[int] = 4
 
     # the "server": shared by every instance, like a remote service across runs
     jobs: ClassVar[dict[str, dict]] = {}

@@ -8,17 +8,17 @@ from pathlib import Path
 import anyio
 import pytest
 
-from renderer.engine.render import RenderOptions, Run, run_project
+from renderer.engine.run import RenderOptions, Run, run_project
 from renderer.providers import registry
 from renderer.report import PlainReporter
 from renderer.spec.resolve import load_project
-from tests.fakes import FakePaidProvider
+from tests.fakes.providers import FakePaidProvider
 from tests.helpers import write
 
 
 @pytest.fixture(autouse=True)
 def fake_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.BUILTIN, "fake", "tests.fakes:FakePaidProvider")
+    monkeypatch.setitem(registry.BUILTIN, "fake", "tests.fakes.providers:FakePaidProvider")
     registry.provider_class.cache_clear()
     FakePaidProvider.reset()
     yield

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer.engine.dag import closure, critical_path_lengths, find_cycle, topological_order
+from renderer.dag import closure, critical_path_lengths, find_cycle, topological_order
 
 
 @st.composite
@@ -32,17 +32,15 @@ def test_order_respects_every_dependency(deps: dict[str, list[str]]) -> None:
 @given(dags(), st.data())
 @settings(max_examples=200)
 def test_an_added_back_edge_is_found_as_a_cycle(deps: dict[str, list[str]], data: st.DataObject) -> None:
-    order = topological_order(deps)
-    lower = data.draw(st.integers(0, len(order) - 1))
-    upper = data.draw(st.integers(lower, len(order) - 1))
-    # order[upper] depends (maybe indirectly) on nothing after it; make order[lower] need order[upper] too
+    # ``top`` needs ``needed`` (directly, indirectly, or is it); making ``needed`` need ``top`` closes a cycle
+    top = data.draw(st.sampled_from(sorted(deps)))
+    needed = data.draw(st.sampled_from(sorted(closure(deps, [top]))))
     cyclic = {name: list(needs) for name, needs in deps.items()}
-    if upper in range(len(order)) and order[lower] in closure(deps, [order[upper]]):
-        cyclic[order[lower]].append(order[upper])
-        cycle = find_cycle(cyclic)
-        assert cycle is not None
-        for i, name in enumerate(cycle):
-            assert cycle[(i + 1) % len(cycle)] in cyclic[name]
+    cyclic[needed].append(top)
+    cycle = find_cycle(cyclic)
+    assert cycle is not None and top in cycle and needed in cycle
+    for i, name in enumerate(cycle):
+        assert cycle[(i + 1) % len(cycle)] in cyclic[name]
 
 
 def test_closure_and_critical_path() -> None:

@@ -1,0 +1,184 @@
+"""Bookkeeping: the lockfile entries as assets finish, the background lockfile writer, the manifest, and
+the no-op snapshot.
+
+Paid results are written to the lockfile as soon as the previous write is done; free ones at most every
+``LOCK_WRITE_INTERVAL`` seconds, so 10,000 quick assets do not rewrite it 10,000 times (they are safe in
+the cache meanwhile). ``--locked`` verifies the lockfile and never edits it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+
+from renderer.records import (
+    AssetStatus,
+    FileStamp,
+    LockEntry,
+    ManifestEntry,
+    OutputRecord,
+    Snapshot,
+    StateAsset,
+)
+from renderer.spec.model import Asset, Project
+from renderer.store.lockfile import lock_path, read_lock_text, write_lock
+from renderer.store.manifest import assemble_manifest, manifest_line, render_manifest, write_manifest
+from renderer.store.state import file_digest, save_state
+
+LOCK_WRITE_INTERVAL = 0.2
+
+
+def lock_entry(asset: Asset, key: str, hashes: dict[str, str], record: OutputRecord) -> LockEntry:
+    """What the lockfile says of an asset made from ``key`` with these input hashes."""
+    return LockEntry(
+        key=key,
+        provider=asset.provider,
+        model=asset.model,
+        resolved_model=record.resolved_model,
+        job_id=record.job_id,
+        output=asset.output,
+        sha256=record.sha256,
+        bytes=record.bytes,
+        media_type=record.media_type,
+        duration=record.probe.duration,
+        width=record.probe.width,
+        height=record.probe.height,
+        cost_usd=record.cost_usd,
+        created=record.created,
+        inputs=dict(hashes),
+    )
+
+
+def manifest_entry(asset: Asset, status: AssetStatus, key: str, record: OutputRecord) -> ManifestEntry:
+    info = record.probe
+    return ManifestEntry(
+        path=asset.output,
+        asset=asset.name,
+        status=str(status),
+        sha256=record.sha256,
+        bytes=record.bytes,
+        media_type=record.media_type or info.media_type,
+        duration=info.duration,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        cost_usd=record.cost_usd,
+        key=key,
+    )
+
+
+class Books:
+    def __init__(self, project: Project, *, writes_lock: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.project = project
+        self.writes_lock = writes_lock
+        self.clock = clock
+        self.lock_file = lock_path(project.path)
+        read, self.lock_bytes, self._lock_text = read_lock_text(self.lock_file)
+        self.locked: Mapping[str, LockEntry] = dict(read)  # as read, for lookups and --locked
+        self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
+        self._dirty = False
+        self._urgent = False
+        self._wake = anyio.Event()
+        self._written_at = 0.0
+
+    def record(self, name: str, entry: LockEntry, *, urgent: bool) -> None:
+        if self.entries.get(name) != entry:
+            self.entries[name] = entry
+            self._dirty = True
+        self._urgent = self._urgent or (urgent and self._dirty)
+        self._wake.set()
+
+    def stale_names(self) -> list[str]:
+        """Assets in the lockfile that are no longer in the spec."""
+        return sorted(set(self.entries) - set(self.project.assets))
+
+    def forget_removed(self) -> None:
+        for name in self.stale_names():
+            del self.entries[name]
+            self._dirty = True
+
+    async def writer(self) -> None:
+        """Runs for the whole render, writing the lockfile in a worker thread as assets finish."""
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            if not self._urgent:
+                await anyio.sleep(max(0.0, self._written_at + LOCK_WRITE_INTERVAL - self.clock()))
+            self._urgent = False
+            if self._dirty and self.writes_lock:
+                with anyio.CancelScope(shield=True):  # once the changes are taken, they are written
+                    self._dirty = False
+                    entries = dict(self.entries)
+                    self.lock_bytes = await anyio.to_thread.run_sync(
+                        write_lock, self.lock_file, self.project.path.name, entries, self._lock_text
+                    )
+                    self._written_at = self.clock()
+
+    def flush(self) -> None:
+        if self._dirty and self.writes_lock:
+            self.lock_bytes = write_lock(self.lock_file, self.project.path.name, self.entries, self._lock_text)
+            self._dirty = False
+            self._written_at = self.clock()
+
+    def clean_stale_temporaries(self) -> None:
+        """Remove what an interrupted run (kill -9) left half-written: partial output copies and unfinished
+        lockfile or manifest writes. Safe: this process holds the project lock."""
+        patterns = [
+            (self.project.output_dir, "**/.*.render-tmp"),
+            (self.project.output_dir, ".manifest.json.*.tmp"),
+            (self.lock_file.parent, f".{self.lock_file.name}.*.tmp"),
+        ]
+        for folder, pattern in patterns:
+            if folder.is_dir():
+                for stale in folder.glob(pattern):
+                    stale.unlink(missing_ok=True)
+
+    def write_manifest(self, entries: Iterable[ManifestEntry]) -> Path:
+        data = render_manifest(self.project.name, self.project.path.name, entries)
+        return write_manifest(self.project.output_dir, data)
+
+    def save_snapshot(
+        self,
+        state_file: Path,
+        version: str,
+        spec_bytes: bytes,
+        files: Mapping[str, FileStamp],
+        outputs: Mapping[str, tuple[ManifestEntry, tuple[int, int]]],
+    ) -> None:
+        """Save the no-op snapshot of a complete, successful run: ``outputs`` has every asset's manifest
+        entry and the (size, mtime_ns) of its output file."""
+        deps = self.project.deps()
+        assets: dict[str, StateAsset] = {}
+        lines: list[tuple[str, str]] = []
+        for name, (entry, (size, mtime_ns)) in outputs.items():
+            line = manifest_line(entry if entry.status == AssetStatus.CACHED else _cached(entry))
+            lines.append((entry.path, line))
+            assets[name] = StateAsset(entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line)
+        save_state(
+            state_file,
+            version,
+            Snapshot(
+                spec_sha=file_digest(spec_bytes),
+                lock_sha=file_digest(self.lock_bytes),
+                out_dir=str(self.project.output_dir),
+                project=self.project.name,
+                spec_name=self.project.path.name,
+                files=dict(files),
+                assets=assets,
+                noop_manifest=assemble_manifest(
+                    self.project.name, self.project.path.name, [line for _, line in sorted(lines)]
+                ),
+            ),
+        )
+
+
+def _cached(entry: ManifestEntry) -> ManifestEntry:
+    return replace(entry, status=str(AssetStatus.CACHED))

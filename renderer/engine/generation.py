@@ -1,0 +1,109 @@
+"""Generation: making an output that does not exist yet.
+
+``Generation`` takes a slot of the asset's provider block and one of the run (``--jobs``), both by
+priority (the longest chain ahead first), hands the job to the ``Executor``, probes what came back, and
+puts it in the cache before the journal entry goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import anyio
+
+from renderer.engine.executor import Executor, GenerateTask
+from renderer.engine.journal import Journal
+from renderer.engine.pool import ProviderPool
+from renderer.engine.scheduler import PrioritySlots
+from renderer.media.probe import probe
+from renderer.media.types import media_type_of
+from renderer.providers.base import InputFile, JobRequest
+from renderer.records import LockEntry, MediaInfo, OutputRecord
+from renderer.spec.model import Asset
+from renderer.store.cache import Cache
+
+
+def request_of(asset: Asset, key: str, files: list[InputFile]) -> JobRequest:
+    return JobRequest(
+        asset=asset.name,
+        type=asset.type,
+        model=asset.model,
+        seed=asset.seed,
+        params=dict(asset.params),
+        inputs=files,
+        key=key,
+        output_format=asset.output_format,
+    )
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Generation:
+    def __init__(
+        self,
+        pool: ProviderPool,
+        executor: Executor,
+        cache: Cache,
+        journal: Journal,
+        locked: Mapping[str, LockEntry],
+        *,
+        jobs: int,
+        priority: Mapping[str, int],
+        on_start: Callable[[str, str], None],
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.pool = pool
+        self.executor = executor
+        self.cache = cache
+        self.journal = journal
+        self.locked = locked
+        self.slots = PrioritySlots(jobs)
+        self.priority = priority
+        self.on_start = on_start
+        self.clock = clock
+
+    async def generate(self, asset: Asset, key: str, files: list[InputFile]) -> OutputRecord:
+        rank = self.priority.get(asset.name, 0)
+        async with self.pool.slots(asset.provider).hold(rank), self.slots.hold(rank):
+            self.on_start(asset.name, asset.provider)
+            generated = await self.executor.execute(GenerateTask(asset.provider, request_of(asset, key, files)))
+        try:
+            info = MediaInfo.from_dict(await anyio.to_thread.run_sync(probe, generated.path))
+        except Exception:  # a file ffmpeg cannot read is still the provider's output; it has a type
+            info = MediaInfo(media_type=media_type_of(generated.path))
+        job = generated.job
+        record = OutputRecord(
+            sha256=generated.sha256,
+            bytes=generated.bytes,
+            media_type=info.media_type or job.media_type,
+            provider=asset.provider,
+            model=asset.model,
+            resolved_model=job.resolved_model,
+            job_id=job.id,
+            cost_usd=job.cost_usd,
+            created=self.clock(),
+            probe=info,
+        )
+        locked = self.locked.get(asset.name)
+        if locked and locked.key == key and locked.sha256 == generated.sha256:
+            # The same bytes as the lockfile names (a deterministic remake): keep its history, so the
+            # lockfile stays byte-identical on a machine with an empty cache.
+            record = _with_history(record, locked)
+        # Durable writes (fsync, sqlite) in a worker thread, so other jobs are not held up; the journal
+        # entry goes only once the bytes are safe in the cache.
+        await anyio.to_thread.run_sync(self.cache.put, key, generated.path, record)
+        await anyio.to_thread.run_sync(self.journal.remove, key)
+        return record
+
+
+def _with_history(record: OutputRecord, locked: LockEntry) -> OutputRecord:
+    return replace(
+        record,
+        created=locked.created or record.created,
+        job_id=locked.job_id or record.job_id,
+        resolved_model=locked.resolved_model or record.resolved_model,
+    )

@@ -1,0 +1,110 @@
+"""Finding outputs that already exist, and copying them out.
+
+An output is found in the cache by its key, or else adopted from the output directory when the lockfile
+vouches for that key and the file there still has the locked sha256 (the cache was cleared, say). Outputs
+are copied out of the cache, never linked, so an edited output cannot corrupt the cache; a file that
+already holds the right bytes is left alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+
+from renderer.errors import CacheError
+from renderer.media.probe import probe
+from renderer.records import LockEntry, MediaInfo, OutputRecord, StateAsset
+from renderer.spec.model import Asset, Project
+from renderer.store.atomic import sha256_file
+from renderer.store.cache import Cache
+
+
+class Outputs:
+    def __init__(
+        self,
+        project: Project,
+        cache: Cache,
+        locked: Mapping[str, LockEntry],
+        prior: Mapping[str, StateAsset] | None = None,
+    ) -> None:
+        self.project = project
+        self.cache = cache
+        self.locked = locked  # the lockfile as it was read
+        self.prior = prior or {}  # the last complete run's outputs (no-op snapshot)
+        self.stats: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) of every output this run vouched for
+
+    def path_of(self, asset: Asset) -> Path:
+        return self.project.output_dir / asset.output
+
+    async def find(self, asset: Asset, key: str, *, adopt: bool) -> OutputRecord | None:
+        """The record of an output with this key that exists already: in the cache, or in the output
+        directory as the lockfile names it (taken into the cache when ``adopt``)."""
+        record = self.cache.get(key)
+        if record is not None:
+            return record
+        entry = self.locked.get(asset.name)
+        if entry is None or entry.key != key or not entry.sha256:
+            return None
+        dest = self.path_of(asset)
+        try:
+            if dest.stat().st_size != entry.bytes:
+                return None
+        except OSError:
+            return None
+        digest, _ = await anyio.to_thread.run_sync(sha256_file, dest)
+        if digest != entry.sha256:
+            return None
+        record = await anyio.to_thread.run_sync(_record_from_lock, entry, dest)
+        if adopt:
+            copy = self.cache.scratch / f"adopt-{digest}"
+            await anyio.to_thread.run_sync(shutil.copyfile, dest, copy)
+            await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
+        return record
+
+    async def copy_out(self, asset: Asset, key: str, record: OutputRecord) -> None:
+        """Make the output file hold the record's bytes, copying from the cache only when it does not.
+        Raises CacheError (after forgetting the entry) when the cached bytes do not match their hash."""
+        dest = self.path_of(asset)
+        prior = self.prior.get(asset.name)
+        try:
+            st = dest.stat()
+            current: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            current = None
+        if current and prior and (prior.size, prior.mtime_ns) == current and prior.sha256 == record.sha256:
+            self.stats[asset.name] = current
+            return
+        if current and current[0] == record.bytes:
+            digest, _ = await anyio.to_thread.run_sync(sha256_file, dest)
+            if digest == record.sha256:
+                self.stats[asset.name] = current
+                return
+        written = await anyio.to_thread.run_sync(self.cache.store.copy_to, record.sha256, dest)
+        if written != record.sha256:
+            dest.unlink(missing_ok=True)
+            self.cache.forget(key)
+            raise CacheError(
+                "the cached output does not match its hash (the cache was damaged); "
+                "it was removed, so the next run makes it again"
+            )
+        st = dest.stat()
+        self.stats[asset.name] = (st.st_size, st.st_mtime_ns)
+
+
+def _record_from_lock(entry: LockEntry, dest: Path) -> OutputRecord:
+    assert entry.sha256 is not None and entry.bytes is not None
+    return OutputRecord(
+        sha256=entry.sha256,
+        bytes=entry.bytes,
+        media_type=entry.media_type,
+        provider=entry.provider,
+        model=entry.model,
+        resolved_model=entry.resolved_model,
+        job_id=entry.job_id,
+        cost_usd=entry.cost_usd,
+        created=entry.created,
+        probe=MediaInfo.from_dict(probe(dest)),
+    )

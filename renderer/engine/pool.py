@@ -1,0 +1,44 @@
+"""The run's providers: one instance per provider block, made when first needed, with the block's slots
+(its ``max_concurrency``, else the provider's own ``default_max_concurrency``). The engine reaches
+providers only through this pool and the ``Provider`` Protocol; it knows no provider by name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from renderer.engine.scheduler import PrioritySlots
+from renderer.providers.base import Provider, ProviderContext
+from renderer.providers.registry import provider_class
+from renderer.spec.model import ProviderSettings
+
+
+class ProviderPool:
+    """One provider instance per provider block, made when first needed, and the block's slots."""
+
+    def __init__(self, settings: Mapping[str, ProviderSettings], context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+        self._instances: dict[str, Provider] = {}
+        self._slots: dict[str, PrioritySlots] = {}
+
+    def settings_for(self, name: str) -> ProviderSettings:
+        return self.settings.get(name) or ProviderSettings(name, name, {})
+
+    def class_of(self, name: str) -> type[Provider]:
+        cls: type[Provider] = provider_class(self.settings_for(name).use)
+        return cls
+
+    def get(self, name: str) -> Provider:
+        if name not in self._instances:
+            self._instances[name] = self.class_of(name)(self.settings_for(name), self.context)
+        return self._instances[name]
+
+    def slots(self, name: str) -> PrioritySlots:
+        if name not in self._slots:
+            limit = self.settings_for(name).tuning.max_concurrency
+            self._slots[name] = PrioritySlots(limit or self.class_of(name).default_max_concurrency)
+        return self._slots[name]
+
+    async def aclose(self) -> None:
+        for provider in self._instances.values():
+            await provider.aclose()

@@ -1,0 +1,414 @@
+"""One run over a project: render (normal or --locked) or plan (dry run or --check).
+
+The run as a whole goes through three phases:
+
+    preflight  output folders lead nowhere outside the output directory; every provider that has
+               something to make is usable (keys, URLs) — asked only when one is not
+    walk       every asset through the phases below, each as soon as the assets it needs are done,
+               free slots going to the longest chain ahead (scheduler.run_graph)
+    finish     the lockfile flushed (and pruned of removed assets after a complete run), what a killed
+               run left half-written removed, the manifest, and the no-op snapshot
+
+and every asset through these, each a collaborator of its own:
+
+    inputs     hash its inputs: files by content, remembered by size and mtime (inputs.InputHasher);
+               assets by the sha256 of their output
+    key        the cache key from its recipe (key.asset_key)
+    find       the output in the cache, or adopted from the output directory where the lockfile
+               vouches for it (outputs.Outputs.find)
+    -- plan and check stop here: "cached", or "generate" with an estimated cost (dry run only) --
+    verify     --locked: the lockfile must name this key, and a found output its sha256
+    generate   make it, once per key however many assets share it (generation.Generation, which
+               hands the job to the Executor)
+    copy out   into the output directory (outputs.Outputs.copy_out); damaged cache bytes are made again
+    book       its lockfile entry, written in the background (bookkeeping.Books)
+
+Collaborators that a test or a new backend swaps are passed in, with defaults: the executor, the blob
+store, the HTTP session (its transport), the clock and the reporter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from renderer.dag import closure, critical_path_lengths, topological_order
+from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
+from renderer.engine.executor import Executor, LocalExecutor
+from renderer.engine.generation import Generation, request_of, utc_now
+from renderer.engine.inputs import InputHasher, Inputs
+from renderer.engine.journal import Journal
+from renderer.engine.key import asset_key
+from renderer.engine.outputs import Outputs
+from renderer.engine.pool import ProviderPool
+from renderer.engine.scheduler import run_graph
+from renderer.errors import AssetError, CacheError, ProviderError, RenderError, SetupError, UsageError
+from renderer.providers.base import Estimates, HttpSession, ProviderContext
+from renderer.records import AssetStatus, OutputRecord, RunMode
+from renderer.spec.model import Asset, Project
+from renderer.store.blobs import Store
+from renderer.store.cache import Cache
+from renderer.store.state import load_state, state_path
+
+Visit = Callable[[Asset, "Outcome"], Awaitable[None]]
+
+
+class Reporter(Protocol):
+    def begin(self, total: int) -> None: ...
+    def started(self, name: str, provider: str) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+    def note(self, message: str) -> None: ...
+    def end(self) -> None: ...
+
+
+@dataclass
+class RenderOptions:
+    cache_dir: Path
+    mode: RunMode = RunMode.RENDER
+    jobs: int = 8
+    keep_going: bool = False
+    selection: list[str] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    version: str = ""
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: AssetStatus
+    provider: str = ""
+    output: str | None = None
+    sha256: str | None = None
+    error: str | None = None
+    cost_usd: float | None = None
+    key: str | None = None
+    record: OutputRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status.ok
+
+    @property
+    def blocks_dependents(self) -> bool:
+        return self.status.blocks_dependents
+
+
+@dataclass
+class RunResult:
+    outcomes: dict[str, Outcome]  # in the order of the graph
+    lock_current: bool = True
+    lock_problems: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+    def count(self, status: AssetStatus) -> int:
+        return sum(1 for o in self.outcomes.values() if o.status == status)
+
+
+class Run:
+    def __init__(
+        self,
+        project: Project,
+        options: RenderOptions,
+        reporter: Reporter,
+        spec_bytes: bytes,
+        *,
+        executor: Executor | None = None,
+        store: Store | None = None,
+        http: HttpSession | None = None,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.project = project
+        self.options = options
+        self.mode = RunMode(options.mode)
+        self.reporter = reporter
+        self.spec_bytes = spec_bytes
+        deps = project.deps()
+        unknown = [n for n in options.selection if n not in project.assets]
+        if unknown:
+            from renderer.spec.schema import did_you_mean  # loads jsonschema: only a bad selection needs it
+
+            names = sorted(project.assets)
+            raise UsageError(
+                "; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown)
+            )
+        members = closure(deps, options.selection) if options.selection else set(deps)
+        self.deps = {n: d for n, d in deps.items() if n in members}
+        self.order = topological_order(self.deps)
+        self.priority = critical_path_lengths(self.deps, self.order)
+        self.whole_project = members == set(deps)
+
+        self.books = Books(project, writes_lock=self.mode.writes_lock)
+        self.cache = Cache(options.cache_dir, store)
+        self.state_file = state_path(options.cache_dir, project.path)
+        prior = load_state(self.state_file, options.version)
+        self.hasher = InputHasher(project, prior.files if prior else None)
+        self.outputs = Outputs(project, self.cache, self.books.locked, prior.assets if prior else None)
+        self.pool = ProviderPool(
+            project.providers, ProviderContext(self.cache.scratch, options.environ, http or HttpSession())
+        )
+        journal = Journal(options.cache_dir / "journal")
+        self.executor = executor or LocalExecutor(self.pool, journal, self.cache.scratch)
+        self.generation = Generation(
+            self.pool,
+            self.executor,
+            self.cache,
+            journal,
+            self.books.locked,
+            jobs=options.jobs,
+            priority=self.priority,
+            on_start=reporter.started,
+            clock=clock,
+        )
+        self.outcomes: dict[str, Outcome] = {}
+        self.inflight: dict[str, anyio.Event] = {}
+        self.lock_problems: list[str] = []
+
+    # ---- the walk
+
+    def made(self, name: str) -> str | None:
+        outcome = self.outcomes.get(name)
+        return outcome.sha256 if outcome is not None else None
+
+    async def walk(self, visit: Visit) -> dict[str, Outcome]:
+        """Run ``visit`` for every asset of the run once its inputs are done; a failure skips what needs it."""
+
+        async def one(name: str) -> Outcome:
+            asset = self.project.assets[name]
+            outcome = Outcome(name, AssetStatus.FAILED, provider=asset.provider, output=asset.output)
+            try:
+                await visit(asset, outcome)
+            except AssetError as exc:
+                outcome.status, outcome.error = AssetStatus.FAILED, exc.message
+            except RenderError as exc:
+                outcome.status, outcome.error = AssetStatus.FAILED, str(exc)
+            except OSError as exc:
+                outcome.status = AssetStatus.FAILED
+                outcome.error = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+            except Exception as exc:  # a provider bug must not take the other assets down
+                outcome.status, outcome.error = AssetStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            self.outcomes[name] = outcome
+            if not self.mode.plans:
+                self.reporter.finished(outcome)
+            return outcome
+
+        def skip(name: str, reason: str) -> Outcome:
+            asset = self.project.assets[name]
+            outcome = Outcome(name, AssetStatus.SKIPPED, provider=asset.provider, output=asset.output, error=reason)
+            self.outcomes[name] = outcome
+            if not self.mode.plans:
+                self.reporter.finished(outcome)
+            return outcome
+
+        await run_graph(self.order, self.deps, one, skip, keep_going=self.options.keep_going, priority=self.priority)
+        return {name: self.outcomes[name] for name in self.order if name in self.outcomes}
+
+    async def locate(self, asset: Asset, outcome: Outcome) -> tuple[Inputs, str] | None:
+        """Phases inputs and key: None when an upstream output is still to be made (plan)."""
+        inputs = await self.hasher.inputs_of(asset, {ref.target: self.made(ref.target) for ref in asset.inputs})
+        if inputs is None:
+            return None
+        cls = self.pool.class_of(asset.provider)
+        implementation = self.pool.settings_for(asset.provider).use
+        outcome.key = asset_key(asset, implementation, cls.recipe_version, inputs.hashes)
+        return inputs, outcome.key
+
+    # ---- plan and check
+
+    def plan_visit(self, *, estimate: bool) -> Visit:
+        async def visit(asset: Asset, outcome: Outcome) -> None:
+            outcome.status = AssetStatus.GENERATE
+            located = await self.locate(asset, outcome)
+            if located is None:
+                outcome.error = "after its inputs are made"
+                if self.pool.class_of(asset.provider).free:
+                    outcome.cost_usd = 0.0
+                return
+            inputs, key = located
+            record = await self.outputs.find(asset, key, adopt=False)
+            if record is not None:
+                outcome.status, outcome.record, outcome.sha256 = AssetStatus.CACHED, record, record.sha256
+                if self.books.locked.get(asset.name) != lock_entry(asset, key, inputs.hashes, record):
+                    self.lock_problems.append(f"asset '{asset.name}': its lockfile entry is missing or out of date")
+            elif estimate:
+                outcome.cost_usd = await self.estimate(asset, key, inputs)
+
+        return visit
+
+    async def estimate(self, asset: Asset, key: str, inputs: Inputs) -> float | None:
+        provider = self.pool.get(asset.provider)
+        if not isinstance(provider, Estimates):
+            return None
+        try:
+            async with self.generation.slots.hold():
+                return await provider.estimate(request_of(asset, key, inputs.files))
+        except ProviderError as exc:
+            self.reporter.note(f"  note: no estimate for '{asset.name}': {exc.message}")
+            return None
+
+    async def plan(self) -> RunResult:
+        """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
+        try:
+            # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
+            outcomes = await self.walk(self.plan_visit(estimate=self.mode is RunMode.PLAN))
+        finally:
+            await self.pool.aclose()
+            self.cache.close()
+        if self.whole_project:
+            self.lock_problems += [
+                f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()
+            ]
+        return RunResult(outcomes, lock_current=not self.lock_problems, lock_problems=self.lock_problems)
+
+    # ---- render
+
+    async def render_visit(self, asset: Asset, outcome: Outcome) -> None:
+        located = await self.locate(asset, outcome)
+        assert located is not None  # upstream outcomes are done before this runs
+        inputs, key = located
+        status, record = await self.obtain(asset, key, inputs)
+        try:
+            await self.outputs.copy_out(asset, key, record)
+        except CacheError:
+            if self.mode is RunMode.LOCKED:
+                raise
+            self.reporter.note(
+                f"  note: the cached output of '{asset.name}' was damaged (its sha256 did not match); "
+                "it was removed and is made again"
+            )
+            status, record = AssetStatus.GENERATED, await self.generation.generate(asset, key, inputs.files)
+            await self.outputs.copy_out(asset, key, record)
+        outcome.status, outcome.record, outcome.sha256 = status, record, record.sha256
+        outcome.cost_usd = record.cost_usd if status is AssetStatus.GENERATED else None
+        paid = status is AssetStatus.GENERATED and not self.pool.class_of(asset.provider).free
+        self.books.record(asset.name, lock_entry(asset, key, inputs.hashes, record), urgent=paid)
+
+    async def obtain(self, asset: Asset, key: str, inputs: Inputs) -> tuple[AssetStatus, OutputRecord]:
+        """Phases find, verify and generate."""
+        while key in self.inflight:  # the same recipe is being made for another asset
+            await self.inflight[key].wait()
+        record = await self.outputs.find(asset, key, adopt=True)
+        if key in self.cache.damaged:
+            self.cache.damaged.remove(key)
+            self.reporter.note(f"  note: the cache entry of '{asset.name}' had lost its bytes; it is made again")
+        locked = self.books.locked.get(asset.name) if self.mode is RunMode.LOCKED else None
+        if self.mode is RunMode.LOCKED:
+            if locked is None or locked.key != key:
+                raise CacheError(
+                    "the lockfile has no entry for this recipe (the spec or an input changed); "
+                    "render without --locked and commit the new lockfile"
+                )
+            if record is not None and record.sha256 != locked.sha256:
+                raise CacheError("the cached output differs from the one in the lockfile")
+        if record is not None:
+            return AssetStatus.CACHED, record
+        if self.mode is RunMode.LOCKED:
+            cls = self.pool.class_of(asset.provider)
+            if not (cls.free and cls.deterministic):
+                raise CacheError(
+                    f"the output is not in the cache, and --locked never calls the paid "
+                    f"provider '{asset.provider}'; render without --locked, or restore the cache"
+                )
+        event = self.inflight[key] = anyio.Event()
+        try:
+            record = await self.generation.generate(asset, key, inputs.files)
+        finally:
+            del self.inflight[key]
+            event.set()
+        if locked is not None and record.sha256 != locked.sha256:
+            raise CacheError(
+                f"made again, the output has sha256 {record.sha256[:12]}..., "
+                f"but the lockfile says {str(locked.sha256)[:12]}..."
+            )
+        return AssetStatus.GENERATED, record
+
+    async def preflight(self) -> None:
+        if self.project.confine:
+            # Only folders can lead elsewhere: a file directly in the output directory is replaced by a
+            # rename, which replaces a symbolic link rather than writing through it.
+            root = self.project.output_dir.resolve()
+            escaping = [
+                name
+                for name in self.order
+                if "/" in self.project.assets[name].output
+                and not (root / self.project.assets[name].output).parent.resolve().is_relative_to(root)
+            ]
+            if escaping:
+                raise SetupError(
+                    f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
+                    "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
+                )
+        if self.mode is RunMode.LOCKED:
+            return  # --locked calls no paid provider
+        used = sorted({self.project.assets[name].provider for name in self.order})
+        if not any(self.pool.get(name).preflight() for name in used):
+            return
+        # Some provider is not usable (a missing key, say): that matters only if it has something to make.
+        planned = await self.walk(self.plan_visit(estimate=False))
+        self.outcomes.clear()
+        self.lock_problems.clear()
+        needed = sorted({o.provider for o in planned.values() if o.status is AssetStatus.GENERATE})
+        problems = [p for name in needed for p in self.pool.get(name).preflight()]
+        if problems:
+            raise SetupError("; ".join(problems))
+
+    async def render(self) -> RunResult:
+        try:
+            await self.preflight()
+        except BaseException:
+            await self.pool.aclose()
+            self.cache.close()
+            raise
+        self.reporter.begin(len(self.order))
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.books.writer)
+                await self.walk(self.render_visit)
+                group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.executor.aclose()
+            for name in self.order:
+                if name not in self.outcomes:
+                    asset = self.project.assets[name]
+                    self.outcomes[name] = Outcome(
+                        name, AssetStatus.INTERRUPTED, provider=asset.provider, output=asset.output
+                    )
+            result = self.finish()
+            self.cache.close()
+            self.reporter.end()
+        return result
+
+    def finish(self) -> RunResult:
+        outcomes = {name: self.outcomes[name] for name in self.order}
+        complete = all(o.ok for o in outcomes.values())
+        if self.whole_project and complete:
+            self.books.forget_removed()
+        self.books.flush()
+        self.books.clean_stale_temporaries()
+        entries = {
+            name: manifest_entry(self.project.assets[name], o.status, o.key or "", o.record)
+            for name, o in outcomes.items()
+            if o.ok and o.record is not None
+        }
+        manifest = self.books.write_manifest(entries.values())
+        if self.whole_project and complete and len(outcomes) == len(self.project.assets):
+            self.books.save_snapshot(
+                self.state_file,
+                self.options.version,
+                self.spec_bytes,
+                self.hasher.stamps,
+                {name: (entry, self.outputs.stats[name]) for name, entry in entries.items()},
+            )
+        return RunResult(outcomes, manifest=manifest)
+
+
+def run_project(
+    project: Project, options: RenderOptions, reporter: Reporter, spec_bytes: bytes, **collaborators: object
+) -> RunResult:
+    run = Run(project, options, reporter, spec_bytes, **collaborators)  # type: ignore[arg-type]
+    return anyio.run(run.plan if RunMode(options.mode).plans else run.render)
