@@ -6,6 +6,16 @@ import pytest
 
 from tests.helpers import SMALL_PROJECT, write
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e runs the real command or real servers: marked e2e, so that
+    ``pytest -m "not e2e"`` is the fast unit run."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:

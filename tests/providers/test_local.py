@@ -114,6 +114,7 @@ def test_upscale_to_a_scale(tmp_path: Path) -> None:
     assert (probe(out)["width"], probe(out)["height"]) == (64, 64)
 
 
+@pytest.mark.e2e
 def test_a_render_is_byte_identical_in_two_processes_with_empty_caches(project: Path, tmp_path: Path) -> None:
     first = render(project, "--json", "--out", tmp_path / "o1", cwd=project.parent, cache=tmp_path / "c1")
     second = render(
@@ -131,6 +132,7 @@ def test_a_render_is_byte_identical_in_two_processes_with_empty_caches(project: 
         assert digest_1 == hashlib.sha256((tmp_path / "o2" / name).read_bytes()).hexdigest(), name
 
 
+@pytest.mark.e2e
 def test_speech_without_an_engine_is_a_clear_error_before_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = write(
         tmp_path / "p.yaml",
