@@ -100,6 +100,14 @@ def _resolve(
     defaults = _section(raw, "defaults")
     _check_type_defaults(defaults, marks, display, problems)
     settings = _provider_settings(_section(raw, "providers"))
+    for block in settings.values():
+        if not _is_known_provider(block.use):
+            known = provider_names()
+            problems.add(
+                ("providers", block.name, "use") if block.use != block.name else ("providers", block.name),
+                f"provider '{block.name}': '{block.use}' is not a known provider{did_you_mean(block.use, known)} "
+                f"(known: {', '.join(known)}; name one with 'use:', or install its package)",
+            )
     variables = _section(raw, "vars")
 
     assets: dict[str, Asset] = {}

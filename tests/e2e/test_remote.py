@@ -354,16 +354,27 @@ def test_a_third_party_provider_plugs_in_through_an_entry_point(tmp_path: Path, 
         "class ShinyProvider(LocalProvider):\n"
         "    name = 'shiny'\n"
         "    recipe_version = 'shiny-1'\n"
+        "    options_schema = {'gloss': {'type': 'integer', 'minimum': 0, 'maximum': 10}}\n"
     )
     info = plugin / "shiny-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shiny\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[renderer.providers]\nshiny = shiny:ShinyProvider\n")
     spec = tmp_path / "p.yaml"
-    spec.write_text("version: 1\nassets:\n  s: {type: image, provider: shiny, prompt: x, width: 32}\n")
+    body = "assets:\n  s: {type: image, provider: shiny, prompt: x, width: 32}\n"
+    spec.write_text("version: 1\nproviders:\n  shiny: {gloss: 3, max_concurrency: 2}\n" + body)
     result = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load((tmp_path / "p.lock").read_text())["assets"]["s"]["provider"] == "shiny"
+    # its own options are checked against the schema it declares; keys nobody declares are still refused
+    spec.write_text("version: 1\nproviders:\n  shiny: {gloss: 11, shine: 1}\n" + body)
+    result = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "p.yaml:3:" in result.stderr and "'gloss' must be at most 10" in result.stderr
+    assert "unknown key 'shine'" in result.stderr
+    without_plugin = render("validate", spec, cwd=tmp_path, cache=cache).stderr
+    assert "provider 'shiny': 'shiny' is not a known provider" in without_plugin and "Traceback" not in without_plugin
+    spec.write_text("version: 1\n" + body)
     assert "unknown provider" in render("validate", spec, cwd=tmp_path, cache=cache).stderr
 
 

@@ -113,3 +113,40 @@ def test_longest_chain_starts_first(tmp_path: Path) -> None:
     render(spec, tmp_path / "c")
     submits = [asset for call, asset in FakePaidProvider.calls if call == "submit"]
     assert submits[0] == "c0"
+
+
+def test_the_executor_is_a_seam_the_engine_does_not_see_past(tmp_path: Path) -> None:
+    from tests.fakes.executors import RecordingExecutor
+
+    spec = spec_with(tmp_path, 3)
+    project = load_project(spec, spec.name)
+    executor = RecordingExecutor(tmp_path)
+    result = run_project(
+        project,
+        RenderOptions(cache_dir=tmp_path / "c"),
+        PlainReporter(io.StringIO(), quiet=True),
+        spec.read_bytes(),
+        executor=executor,
+    )
+    assert result.count("generated") == 3 and FakePaidProvider.count("submit") == 0
+    assert sorted(task.request.asset for task in executor.tasks) == ["a0", "a1", "a2"]
+    assert (tmp_path / "out" / "a0.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_plan_and_check_share_the_walk_and_see_what_is_cached(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path / "p.yaml",
+        "version: 1\nproviders:\n  fake: {poll_interval: 0.01}\nassets:\n"
+        "  a: {type: image, prompt: one, provider: fake}\n"
+        "  b: {type: image, prompt: two, provider: fake, inputs: [a]}\n",
+    )
+    plan = render(spec, tmp_path / "c", mode="plan")
+    assert [(o.name, o.status, o.cost_usd) for o in plan.outcomes.values()] == [
+        ("a", "generate", 0.25),
+        ("b", "generate", None),
+    ]
+    assert plan.outcomes["b"].error == "after its inputs are made"
+    render(spec, tmp_path / "c")
+    check = render(spec, tmp_path / "c", mode="check")
+    assert {o.status for o in check.outcomes.values()} == {"cached"} and check.lock_current
+    assert FakePaidProvider.count("submit") == 2

@@ -1,0 +1,91 @@
+"""Bookkeeping: lockfile entries, the background writer, the manifest and the no-op snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+
+from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
+from renderer.records import AssetStatus, FileStamp, MediaInfo, OutputRecord
+from renderer.spec.resolve import load_project
+from renderer.store.lockfile import read_lock
+from renderer.store.state import load_state
+from tests.helpers import write
+
+RECORD = OutputRecord(
+    "a" * 64,
+    7,
+    "video/mp4",
+    "local",
+    None,
+    "local:video",
+    "local-1",
+    0.0,
+    "2026-01-01T00:00:00Z",
+    MediaInfo(media_type="video/mp4", duration=1.0, width=64, height=36, fps=12.0, video_codec="h264"),
+)
+
+
+def project_at(tmp_path: Path, assets: str = "  v: {type: video, prompt: x}\n"):  # type: ignore[no-untyped-def]
+    return load_project(write(tmp_path / "p.yaml", "version: 1\nassets:\n" + assets), "p.yaml")
+
+
+def test_entries_say_what_the_files_say(tmp_path: Path) -> None:
+    asset = project_at(tmp_path).assets["v"]
+    entry = lock_entry(asset, "b" * 64, {"0": "c" * 64}, RECORD)
+    assert (entry.output, entry.duration, entry.width, entry.inputs) == ("v.mp4", 1.0, 64, {"0": "c" * 64})
+    shown = manifest_entry(asset, AssetStatus.GENERATED, "b" * 64, RECORD)
+    assert (shown.path, shown.status, shown.fps, shown.video_codec) == ("v.mp4", "generated", 12.0, "h264")
+
+
+def test_paid_results_are_written_at_once_and_locked_runs_write_nothing(tmp_path: Path) -> None:
+    project = project_at(tmp_path)
+    entry = lock_entry(project.assets["v"], "b" * 64, {}, RECORD)
+
+    async def main(books: Books) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(books.writer)
+            books.record("v", entry, urgent=True)
+            with anyio.fail_after(30):
+                while not (tmp_path / "p.lock").exists() and books.writes_lock:
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+
+    anyio.run(main, Books(project, writes_lock=True))
+    assert read_lock(tmp_path / "p.lock")[0] == {"v": entry}
+    (tmp_path / "p.lock").unlink()
+    locked = Books(project, writes_lock=False)
+    anyio.run(main, locked)
+    locked.flush()
+    assert not (tmp_path / "p.lock").exists()  # --locked verifies the lockfile, never edits it
+
+
+def test_removed_assets_leave_the_lockfile_only_when_asked(tmp_path: Path) -> None:
+    project = project_at(tmp_path)
+    books = Books(project, writes_lock=True)
+    books.record("v", lock_entry(project.assets["v"], "b" * 64, {}, RECORD), urgent=False)
+    books.record("gone", lock_entry(project.assets["v"], "d" * 64, {}, RECORD), urgent=False)
+    assert books.stale_names() == ["gone"]
+    books.forget_removed()
+    books.flush()
+    assert set(read_lock(tmp_path / "p.lock")[0]) == {"v"}
+
+
+def test_the_snapshot_keeps_every_output_as_cached_with_its_manifest_line(tmp_path: Path) -> None:
+    project = project_at(tmp_path, "  v: {type: video, prompt: x}\n  w: {type: video, prompt: y, inputs: [v]}\n")
+    books = Books(project, writes_lock=True)
+    entries = {
+        name: (manifest_entry(project.assets[name], AssetStatus.GENERATED, "b" * 64, RECORD), (7, 123))
+        for name in ("w", "v")
+    }
+    state_file = tmp_path / "state" / "s.marshal"
+    books.save_snapshot(state_file, "1.0", b"spec", {"/x": FileStamp(1, 2, "e" * 64)}, entries)
+    snapshot = load_state(state_file, "1.0")
+    assert snapshot is not None and snapshot.files == {"/x": FileStamp(1, 2, "e" * 64)}
+    assert snapshot.assets["w"].deps == ("v",) and snapshot.assets["v"].mtime_ns == 123
+    manifest = json.loads(snapshot.noop_manifest)
+    assert [o["path"] for o in manifest["outputs"]] == ["v.mp4", "w.mp4"]
+    assert {o["status"] for o in manifest["outputs"]} == {"cached"}
+    assert json.loads(snapshot.assets["v"].manifest_line) == manifest["outputs"][0]
