@@ -183,7 +183,7 @@ class Run:
             try:
                 await visit(asset, outcome)
             except AssetError as exc:
-                outcome.status, outcome.error = AssetStatus.FAILED, exc.message
+                outcome.status, outcome.error = AssetStatus.FAILED, exc.for_asset(name).message
             except RenderError as exc:
                 outcome.status, outcome.error = AssetStatus.FAILED, str(exc)
             except OSError as exc:

@@ -31,36 +31,6 @@ def test_default_location_honours_environment(tmp_path: Path) -> None:
     assert default_cache_dir({"HOME": str(tmp_path)}).name == "render"
 
 
-def test_directory_flushes_are_shared_and_every_caller_is_covered(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import threading
-    import time
-
-    from renderer.store import atomic
-
-    flushes: list[float] = []
-
-    def slow_flush(directory: Path) -> None:
-        flushes.append(time.monotonic())
-        time.sleep(0.05)
-
-    monkeypatch.setattr(atomic, "_fsync_path", slow_flush)
-    returned: list[float] = []
-
-    def caller() -> None:
-        atomic.fsync_dir(tmp_path)
-        returned.append(time.monotonic())
-
-    threads = [threading.Thread(target=caller) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(returned) == 20
-    assert len(flushes) < 20  # shared
-    # nobody returned before a flush that started after it asked had finished: each waited for a full flush
-    assert min(returned) >= flushes[0] + 0.05
-
-
 def test_the_index_keeps_the_format_of_caches_already_on_disk(tmp_path: Path) -> None:
     """Records are plain dicts under "sha256:"-prefixed keys, as render wrote them before records were typed."""
     import diskcache
