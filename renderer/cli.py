@@ -214,7 +214,7 @@ def _render(args: argparse.Namespace, mode: RunMode) -> int:
     started = time.monotonic()
     spec = Path(args.spec)
     cache_dir = _cache_dir(args)
-    from renderer.spec.loader import read_spec_bytes
+    from renderer.spec.source import read_spec_bytes
 
     spec_bytes = read_spec_bytes(spec, args.spec)
     out = str(Path(args.out).resolve()) if args.out else None

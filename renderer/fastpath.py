@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from renderer.records import Snapshot
 from renderer.store.state import load_state, state_path, unchanged
 
 
-@dataclass(frozen=True)
-class Noop:
+class Noop(NamedTuple):  # not a dataclass: the no-op path does not import dataclasses
     snapshot: Snapshot
     names: list[str]  # the selection and what it needs, or every asset
 

@@ -9,6 +9,9 @@
     StateAsset     one asset in the no-op snapshot
     Snapshot       the no-op snapshot of a spec's last complete, successful run
 
+They are NamedTuples, not dataclasses: the no-op path imports this module, and a NamedTuple is made about
+ten times faster than a dataclass (15 ms of a 0.25 s budget otherwise).
+
 Digests are bare lowercase hex everywhere inside render; ``written_digest`` adds the ``sha256:`` prefix
 only where one is written out (the lockfile's ``key`` and ``inputs``, the manifest's ``key``, the cache
 index and the journal), and ``read_digest`` takes it off again.
@@ -16,7 +19,6 @@ index and the journal), and ``read_digest`` takes it off again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -68,8 +70,7 @@ class AssetStatus(StrEnum):
         return self in (AssetStatus.FAILED, AssetStatus.SKIPPED, AssetStatus.INTERRUPTED)
 
 
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
+class MediaInfo(NamedTuple):
     media_type: str | None = None
     duration: float | None = None
     width: int | None = None
@@ -85,11 +86,10 @@ class MediaInfo:
         return cls(**{k: data[k] for k in _MEDIA_FIELDS if data.get(k) is not None})
 
 
-_MEDIA_FIELDS = tuple(f.name for f in fields(MediaInfo))
+_MEDIA_FIELDS = MediaInfo._fields
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
+class OutputRecord(NamedTuple):
     """An output in the cache. Stored in the cache index as a plain dict (``to_dict``), the format caches
     already on disk have."""
 
@@ -102,11 +102,11 @@ class OutputRecord:
     job_id: str | None = None
     cost_usd: float | None = None
     created: str | None = None
-    probe: MediaInfo = field(default_factory=MediaInfo)
+    probe: MediaInfo = MediaInfo()
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["probe"] = {k: v for k, v in data["probe"].items() if v is not None}
+        data = self._asdict()
+        data["probe"] = {k: v for k, v in self.probe._asdict().items() if v is not None}
         return data
 
     @classmethod
@@ -115,11 +115,10 @@ class OutputRecord:
         return cls(**known, probe=MediaInfo.from_dict(data.get("probe") or {}))  # type: ignore[arg-type]
 
 
-_RECORD_FIELDS = tuple(f.name for f in fields(OutputRecord))
+_RECORD_FIELDS = OutputRecord._fields
 
 
-@dataclass(frozen=True, slots=True)
-class LockEntry:
+class LockEntry(NamedTuple):
     """One asset in the lockfile. Field order is the file's; ``None`` fields and empty inputs are left out.
     ``key`` and the input digests are bare hex here and ``sha256:``-prefixed in the file."""
 
@@ -137,7 +136,7 @@ class LockEntry:
     height: int | None = None
     cost_usd: float | None = None
     created: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = {}  # shared by default, so never mutated: entries are made whole
 
     def written(self) -> dict[str, Any]:
         """The entry as the file holds it: fields in order, digests prefixed, nothing empty."""
@@ -163,11 +162,10 @@ class LockEntry:
         return cls(**known)
 
 
-LOCK_FIELDS = tuple(f.name for f in fields(LockEntry))
+LOCK_FIELDS = LockEntry._fields
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
+class ManifestEntry(NamedTuple):
     """One output in manifest.json; ``key`` is bare hex here and ``sha256:``-prefixed in the file."""
 
     path: str
@@ -198,7 +196,7 @@ class ManifestEntry:
         return data
 
 
-MANIFEST_FIELDS = tuple(f.name for f in fields(ManifestEntry))
+MANIFEST_FIELDS = ManifestEntry._fields
 
 
 class StateAsset(NamedTuple):
@@ -220,8 +218,7 @@ class FileStamp(NamedTuple):
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """The no-op snapshot (see ``renderer.store.state``)."""
 
     spec_sha: str

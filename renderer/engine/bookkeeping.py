@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -181,4 +180,4 @@ class Books:
 
 
 def _cached(entry: ManifestEntry) -> ManifestEntry:
-    return replace(entry, status=str(AssetStatus.CACHED))
+    return entry._replace(status=str(AssetStatus.CACHED))

@@ -8,7 +8,6 @@ puts it in the cache before the journal entry goes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
@@ -101,8 +100,7 @@ class Generation:
 
 
 def _with_history(record: OutputRecord, locked: LockEntry) -> OutputRecord:
-    return replace(
-        record,
+    return record._replace(
         created=locked.created or record.created,
         job_id=locked.job_id or record.job_id,
         resolved_model=locked.resolved_model or record.resolved_model,

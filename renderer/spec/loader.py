@@ -12,13 +12,13 @@ from typing import Any
 import yaml
 
 from renderer.errors import Problem, SpecError
+from renderer.spec.source import read_spec_bytes
 
 Path_ = tuple[str | int, ...]
 Marks = dict[Path_, tuple[int, int]]
 
 MAX_NODES = 1_000_000
 MAX_DEPTH = 64
-MAX_BYTES = 50 * 1024 * 1024
 
 try:
     _Loader: type = yaml.CSafeLoader
@@ -121,22 +121,6 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
     if walker.problems:
         raise SpecError(walker.problems)
     return data_out, walker.marks
-
-
-def read_spec_bytes(path: Path, display: str) -> bytes:
-    try:
-        if path.is_dir():
-            raise SpecError([Problem(display, 1, 1, "this is a directory; give the project's YAML file")])
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(
-                [Problem(display, 1, 1, f"the file is {size:,} bytes; a project file may be at most {MAX_BYTES:,}")]
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError([Problem(display, 1, 1, "no such file; check the path")]) from None
-    except PermissionError:
-        raise SpecError([Problem(display, 1, 1, "permission denied reading this file")]) from None
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from dataclasses import fields
 from pathlib import Path
 
 from renderer.dag import closure
@@ -48,7 +47,7 @@ def load_state(path: Path, version: str) -> Snapshot | None:
 def save_state(path: Path, version: str, state: Snapshot) -> None:
     from renderer.store.atomic import atomic_write_bytes  # tempfile is costly: the no-op path never saves
 
-    data = {f.name: getattr(state, f.name) for f in fields(Snapshot)}
+    data = state._asdict()
     data["files"] = {path: tuple(stamp) for path, stamp in state.files.items()}
     data["assets"] = {name: tuple(entry) for name, entry in state.assets.items()}
     data["version"] = (STATE_VERSION, version)
