@@ -29,11 +29,7 @@ store, the HTTP session (its transport), the clock and the reporter.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
 
 import anyio
 
@@ -46,6 +42,7 @@ from renderer.engine.journal import Journal
 from renderer.engine.key import asset_key
 from renderer.engine.outputs import Outputs
 from renderer.engine.pool import ProviderPool
+from renderer.engine.results import Outcome, RenderOptions, Reporter, RunResult, Visit
 from renderer.engine.scheduler import run_graph
 from renderer.errors import AssetError, CacheError, ProviderError, RenderError, SetupError, UsageError
 from renderer.providers.base import Estimates, HttpSession, ProviderContext
@@ -54,59 +51,6 @@ from renderer.spec.model import Asset, Project
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.state import load_state, state_path
-
-Visit = Callable[[Asset, "Outcome"], Awaitable[None]]
-
-
-class Reporter(Protocol):
-    def begin(self, total: int) -> None: ...
-    def started(self, name: str, provider: str) -> None: ...
-    def finished(self, outcome: Outcome) -> None: ...
-    def note(self, message: str) -> None: ...
-    def end(self) -> None: ...
-
-
-@dataclass
-class RenderOptions:
-    cache_dir: Path
-    mode: RunMode = RunMode.RENDER
-    jobs: int = 8
-    keep_going: bool = False
-    selection: list[str] = field(default_factory=list)
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    version: str = ""
-
-
-@dataclass
-class Outcome:
-    name: str
-    status: AssetStatus
-    provider: str = ""
-    output: str | None = None
-    sha256: str | None = None
-    error: str | None = None
-    cost_usd: float | None = None
-    key: str | None = None
-    record: OutputRecord | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status.ok
-
-    @property
-    def blocks_dependents(self) -> bool:
-        return self.status.blocks_dependents
-
-
-@dataclass
-class RunResult:
-    outcomes: dict[str, Outcome]  # in the order of the graph
-    lock_current: bool = True
-    lock_problems: list[str] = field(default_factory=list)
-    manifest: Path | None = None
-
-    def count(self, status: AssetStatus) -> int:
-        return sum(1 for o in self.outcomes.values() if o.status == status)
 
 
 class Run:
@@ -412,3 +356,6 @@ def run_project(
 ) -> RunResult:
     run = Run(project, options, reporter, spec_bytes, **collaborators)  # type: ignore[arg-type]
     return anyio.run(run.plan if RunMode(options.mode).plans else run.render)
+
+
+__all__ = ["Outcome", "RenderOptions", "Reporter", "Run", "RunResult", "run_project"]

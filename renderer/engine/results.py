@@ -1,0 +1,66 @@
+"""What a run is asked to do (RenderOptions), what it reports as it goes (Reporter), and what it gives
+back (an Outcome per asset in a RunResult)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from renderer.records import AssetStatus, OutputRecord, RunMode
+from renderer.spec.model import Asset
+
+Visit = Callable[[Asset, "Outcome"], Awaitable[None]]
+
+
+class Reporter(Protocol):
+    def begin(self, total: int) -> None: ...
+    def started(self, name: str, provider: str) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+    def note(self, message: str) -> None: ...
+    def end(self) -> None: ...
+
+
+@dataclass
+class RenderOptions:
+    cache_dir: Path
+    mode: RunMode = RunMode.RENDER
+    jobs: int = 8
+    keep_going: bool = False
+    selection: list[str] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    version: str = ""
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: AssetStatus
+    provider: str = ""
+    output: str | None = None
+    sha256: str | None = None
+    error: str | None = None
+    cost_usd: float | None = None
+    key: str | None = None
+    record: OutputRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status.ok
+
+    @property
+    def blocks_dependents(self) -> bool:
+        return self.status.blocks_dependents
+
+
+@dataclass
+class RunResult:
+    outcomes: dict[str, Outcome]  # in the order of the graph
+    lock_current: bool = True
+    lock_problems: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+    def count(self, status: AssetStatus) -> int:
+        return sum(1 for o in self.outcomes.values() if o.status == status)
