@@ -37,9 +37,9 @@ def render(
 
 
 def render_json(
-    *args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None
+    *args: str | Path, cwd: Path, cache: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> tuple[int, dict[str, Any]]:
-    result = render(*args, "--json", cwd=cwd, cache=cache, env=env)
+    result = render(*args, "--json", cwd=cwd, cache=cache, env=env, timeout=timeout)
     assert result.stdout.strip(), result.stderr
     return result.returncode, json.loads(result.stdout)
 
