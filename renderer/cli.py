@@ -320,6 +320,7 @@ def _report_plan(
     outcomes = list(result.outcomes.values())
     to_make = [o for o in outcomes if o.status is AssetStatus.GENERATE]
     failed = [o for o in outcomes if o.status.blocks_dependents]
+    cached = len(outcomes) - len(to_make) - len(failed)
     costs = [o.cost_usd for o in to_make]
     known_cost = sum(c for c in costs if c is not None)
     unknown_cost = sum(1 for c in costs if c is None)
@@ -345,7 +346,7 @@ def _report_plan(
                     },
                     "totals": {
                         "generate": len(to_make),
-                        "cached": len(outcomes) - len(to_make) - len(failed),
+                        "cached": cached,
                         **({"failed": len(failed)} if failed else {}),
                     },
                     "estimated_cost_usd": round(known_cost, 6),
@@ -368,7 +369,6 @@ def _report_plan(
         for problem in result.lock_problems:
             print(f"  lockfile  {problem}", file=stream)
         cost_text = f"estimated cost ${known_cost:.4f}" + (f" + {unknown_cost} unknown" if unknown_cost else "")
-        cached = len(outcomes) - len(to_make) - len(failed)
         print(f"{len(to_make)} to generate, {cached} cached; {cost_text}.", file=stream)
     for o in failed:
         print(f"render: cannot plan asset '{o.name}': {o.error}", file=sys.stderr)

@@ -9,7 +9,7 @@ the cache meanwhile). ``--locked`` verifies the lockfile and never edits it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import anyio
@@ -25,7 +25,7 @@ from renderer.records import (
 )
 from renderer.spec.model import Asset, Project
 from renderer.store.lockfile import lock_path, read_lock_text, write_lock
-from renderer.store.manifest import assemble_manifest, manifest_line, render_manifest, write_manifest
+from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
 from renderer.store.state import file_digest, save_state
 
 LOCK_WRITE_INTERVAL = 0.2
@@ -140,9 +140,12 @@ class Books:
                 for stale in folder.glob(pattern):
                     stale.unlink(missing_ok=True)
 
-    def write_manifest(self, entries: Iterable[ManifestEntry]) -> Path:
-        data = render_manifest(self.project.name, self.project.path.name, entries)
-        return write_manifest(self.project.output_dir, data)
+    def write_manifest(self, entries: Mapping[str, ManifestEntry]) -> tuple[Path, dict[str, str]]:
+        """Write the manifest of these outputs (by asset name); return its path and each output's line."""
+        lines = {name: manifest_line(entry) for name, entry in entries.items()}
+        in_order = sorted(entries, key=lambda name: entries[name].path)
+        data = assemble_manifest(self.project.name, self.project.path.name, [lines[name] for name in in_order])
+        return write_manifest(self.project.output_dir, data), lines
 
     def save_snapshot(
         self,
@@ -150,15 +153,16 @@ class Books:
         version: str,
         spec_bytes: bytes,
         files: Mapping[str, FileStamp],
-        outputs: Mapping[str, tuple[ManifestEntry, tuple[int, int]]],
+        outputs: Mapping[str, tuple[ManifestEntry, str, tuple[int, int]]],
     ) -> None:
         """Save the no-op snapshot of a complete, successful run: ``outputs`` has every asset's manifest
-        entry and the (size, mtime_ns) of its output file."""
+        entry, its line in this run's manifest, and the (size, mtime_ns) of its output file."""
         deps = self.project.deps()
         assets: dict[str, StateAsset] = {}
         lines: list[tuple[str, str]] = []
-        for name, (entry, (size, mtime_ns)) in outputs.items():
-            line = manifest_line(entry if entry.status == AssetStatus.CACHED else _cached(entry))
+        for name, (entry, written, (size, mtime_ns)) in outputs.items():
+            # a no-op run takes everything from the cache: only lines that say "generated" change
+            line = written if entry.status == AssetStatus.CACHED else manifest_line(_cached(entry))
             lines.append((entry.path, line))
             assets[name] = StateAsset(entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line)
         save_state(

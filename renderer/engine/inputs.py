@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +48,9 @@ class InputHasher:
         self.stamps[path] = FileStamp(st.st_size, st.st_mtime_ns, digest)
         return digest
 
-    async def inputs_of(self, asset: Asset, made: Mapping[str, str | None]) -> Inputs | None:
-        """The input files and their hashes, given the sha256 of every upstream output made so far;
-        None when an upstream output is not known (a plan, before it is made)."""
+    async def inputs_of(self, asset: Asset, made: Callable[[str], str | None]) -> Inputs | None:
+        """The input files and their hashes; ``made`` gives the sha256 of an upstream asset's output, or
+        None when it is not known (a plan, before it is made), and then so are the inputs."""
         files: list[InputFile] = []
         hashes: dict[str, str] = {}
         for ref in asset.inputs:
@@ -58,7 +58,7 @@ class InputHasher:
                 digest = await self.file_digest(ref.target)
                 path = self.project.root / ref.target
             else:
-                upstream = made.get(ref.target)
+                upstream = made(ref.target)
                 if upstream is None:
                     return None
                 digest = upstream

@@ -9,12 +9,12 @@ already holds the right bytes is left alone.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import anyio
 
-from renderer.errors import CacheError
+from renderer.errors import CacheError, SetupError
 from renderer.media.probe import probe
 from renderer.records import LockEntry, MediaInfo, OutputRecord, StateAsset
 from renderer.spec.model import Asset, Project
@@ -38,6 +38,19 @@ class Outputs:
 
     def path_of(self, asset: Asset) -> Path:
         return self.project.output_dir / asset.output
+
+    def check_confined(self, names: Iterable[str]) -> None:
+        """Raise SetupError if an output would be written outside the output directory through a symbolic
+        link. Only folders can lead elsewhere: a file directly in the output directory is replaced by a
+        rename, which replaces a link rather than writing through it."""
+        root = self.project.output_dir.resolve()
+        outputs = [(name, self.project.assets[name].output) for name in names]
+        escaping = [n for n, out in outputs if "/" in out and not (root / out).parent.resolve().is_relative_to(root)]
+        if escaping:
+            raise SetupError(
+                f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
+                "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
+            )
 
     async def find(self, asset: Asset, key: str, *, adopt: bool) -> OutputRecord | None:
         """The record of an output with this key that exists already: in the cache, or in the output

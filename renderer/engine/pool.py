@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from renderer.engine.scheduler import PrioritySlots
-from renderer.providers.base import Provider, ProviderContext
+from renderer.providers.base import Estimates, Provider, ProviderContext
 from renderer.providers.registry import provider_class
 from renderer.spec.model import ProviderSettings
 
@@ -20,6 +20,7 @@ class ProviderPool:
         self.context = context
         self._instances: dict[str, Provider] = {}
         self._slots: dict[str, PrioritySlots] = {}
+        self._estimators: dict[str, Estimates | None] = {}
 
     def settings_for(self, name: str) -> ProviderSettings:
         return self.settings.get(name) or ProviderSettings(name, name, {})
@@ -38,6 +39,13 @@ class ProviderPool:
             limit = self.settings_for(name).tuning.max_concurrency
             self._slots[name] = PrioritySlots(limit or self.class_of(name).default_max_concurrency)
         return self._slots[name]
+
+    def estimator(self, name: str) -> Estimates | None:
+        """Block ``name``'s provider if it can estimate costs (a Protocol check is slow: once per block)."""
+        if name not in self._estimators:
+            provider = self.get(name)
+            self._estimators[name] = provider if isinstance(provider, Estimates) else None
+        return self._estimators[name]
 
     async def aclose(self) -> None:
         for provider in self._instances.values():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from renderer.errors import AssetError, RenderError
 from renderer.records import AssetStatus, OutputRecord, RunMode
 from renderer.spec.model import Asset
 
@@ -64,3 +65,15 @@ class RunResult:
 
     def count(self, status: AssetStatus) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)
+
+
+def failure_message(exc: Exception, asset: str) -> str:
+    """What an outcome says of the exception that failed it: the message alone where render raised it on
+    purpose, the file for an OS error, the type for anything else (a provider bug)."""
+    if isinstance(exc, AssetError):
+        return exc.for_asset(asset).message
+    if isinstance(exc, RenderError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -16,7 +16,7 @@ and every asset through these, each a collaborator of its own:
     key        the cache key from its recipe (key.asset_key)
     find       the output in the cache, or adopted from the output directory where the lockfile
                vouches for it (outputs.Outputs.find)
-    -- plan and check stop here: "cached", or "generate" with an estimated cost (dry run only) --
+    -- plan and check stop here (plan.Planner): "cached", or "generate" with an estimated cost --
     verify     --locked: the lockfile must name this key, and a found output its sha256
     generate   make it, once per key however many assets share it (generation.Generation, which
                hands the job to the Executor)
@@ -36,16 +36,17 @@ import anyio
 from renderer.dag import closure, critical_path_lengths, topological_order
 from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
 from renderer.engine.executor import Executor, LocalExecutor
-from renderer.engine.generation import Generation, request_of, utc_now
+from renderer.engine.generation import Generation, utc_now
 from renderer.engine.inputs import InputHasher, Inputs
 from renderer.engine.journal import Journal
 from renderer.engine.key import asset_key
 from renderer.engine.outputs import Outputs
+from renderer.engine.plan import Planner
 from renderer.engine.pool import ProviderPool
-from renderer.engine.results import Outcome, RenderOptions, Reporter, RunResult, Visit
+from renderer.engine.results import Outcome, RenderOptions, Reporter, RunResult, Visit, failure_message
 from renderer.engine.scheduler import run_graph
-from renderer.errors import AssetError, CacheError, ProviderError, RenderError, SetupError, UsageError
-from renderer.providers.base import Estimates, HttpSession, ProviderContext
+from renderer.errors import CacheError, SetupError, UsageError
+from renderer.providers.base import HttpSession, ProviderContext
 from renderer.records import AssetStatus, OutputRecord, RunMode
 from renderer.spec.model import Asset, Project
 from renderer.store.blobs import Store
@@ -108,9 +109,9 @@ class Run:
             on_start=reporter.started,
             clock=clock,
         )
+        self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
-        self.lock_problems: list[str] = []
 
     # ---- the walk
 
@@ -126,15 +127,8 @@ class Run:
             outcome = Outcome(name, AssetStatus.FAILED, provider=asset.provider, output=asset.output)
             try:
                 await visit(asset, outcome)
-            except AssetError as exc:
-                outcome.status, outcome.error = AssetStatus.FAILED, exc.for_asset(name).message
-            except RenderError as exc:
-                outcome.status, outcome.error = AssetStatus.FAILED, str(exc)
-            except OSError as exc:
-                outcome.status = AssetStatus.FAILED
-                outcome.error = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
             except Exception as exc:  # a provider bug must not take the other assets down
-                outcome.status, outcome.error = AssetStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                outcome.status, outcome.error = AssetStatus.FAILED, failure_message(exc, name)
             self.outcomes[name] = outcome
             if not self.mode.plans:
                 self.reporter.finished(outcome)
@@ -153,7 +147,7 @@ class Run:
 
     async def locate(self, asset: Asset, outcome: Outcome) -> tuple[Inputs, str] | None:
         """Phases inputs and key: None when an upstream output is still to be made (plan)."""
-        inputs = await self.hasher.inputs_of(asset, {ref.target: self.made(ref.target) for ref in asset.inputs})
+        inputs = await self.hasher.inputs_of(asset, self.made)
         if inputs is None:
             return None
         cls = self.pool.class_of(asset.provider)
@@ -163,50 +157,18 @@ class Run:
 
     # ---- plan and check
 
-    def plan_visit(self, *, estimate: bool) -> Visit:
-        async def visit(asset: Asset, outcome: Outcome) -> None:
-            outcome.status = AssetStatus.GENERATE
-            located = await self.locate(asset, outcome)
-            if located is None:
-                outcome.error = "after its inputs are made"
-                if self.pool.class_of(asset.provider).free:
-                    outcome.cost_usd = 0.0
-                return
-            inputs, key = located
-            record = await self.outputs.find(asset, key, adopt=False)
-            if record is not None:
-                outcome.status, outcome.record, outcome.sha256 = AssetStatus.CACHED, record, record.sha256
-                if self.books.locked.get(asset.name) != lock_entry(asset, key, inputs.hashes, record):
-                    self.lock_problems.append(f"asset '{asset.name}': its lockfile entry is missing or out of date")
-            elif estimate:
-                outcome.cost_usd = await self.estimate(asset, key, inputs)
-
-        return visit
-
-    async def estimate(self, asset: Asset, key: str, inputs: Inputs) -> float | None:
-        provider = self.pool.get(asset.provider)
-        if not isinstance(provider, Estimates):
-            return None
-        try:
-            async with self.generation.slots.hold():
-                return await provider.estimate(request_of(asset, key, inputs.files))
-        except ProviderError as exc:
-            self.reporter.note(f"  note: no estimate for '{asset.name}': {exc.message}")
-            return None
-
     async def plan(self) -> RunResult:
         """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
         try:
             # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
-            outcomes = await self.walk(self.plan_visit(estimate=self.mode is RunMode.PLAN))
+            outcomes = await self.walk(self.planner.visit(estimate=self.mode is RunMode.PLAN))
         finally:
             await self.pool.aclose()
             self.cache.close()
+        problems = self.planner.lock_problems
         if self.whole_project:
-            self.lock_problems += [
-                f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()
-            ]
-        return RunResult(outcomes, lock_current=not self.lock_problems, lock_problems=self.lock_problems)
+            problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()]
+        return RunResult(outcomes, lock_current=not problems, lock_problems=problems)
 
     # ---- render
 
@@ -272,29 +234,16 @@ class Run:
 
     async def preflight(self) -> None:
         if self.project.confine:
-            # Only folders can lead elsewhere: a file directly in the output directory is replaced by a
-            # rename, which replaces a symbolic link rather than writing through it.
-            root = self.project.output_dir.resolve()
-            escaping = [
-                name
-                for name in self.order
-                if "/" in self.project.assets[name].output
-                and not (root / self.project.assets[name].output).parent.resolve().is_relative_to(root)
-            ]
-            if escaping:
-                raise SetupError(
-                    f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
-                    "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
-                )
+            self.outputs.check_confined(self.order)
         if self.mode is RunMode.LOCKED:
             return  # --locked calls no paid provider
         used = sorted({self.project.assets[name].provider for name in self.order})
         if not any(self.pool.get(name).preflight() for name in used):
             return
         # Some provider is not usable (a missing key, say): that matters only if it has something to make.
-        planned = await self.walk(self.plan_visit(estimate=False))
+        planned = await self.walk(self.planner.visit(estimate=False))
         self.outcomes.clear()
-        self.lock_problems.clear()
+        self.planner.lock_problems.clear()
         needed = sorted({o.provider for o in planned.values() if o.status is AssetStatus.GENERATE})
         problems = [p for name in needed for p in self.pool.get(name).preflight()]
         if problems:
@@ -339,14 +288,14 @@ class Run:
             for name, o in outcomes.items()
             if o.ok and o.record is not None
         }
-        manifest = self.books.write_manifest(entries.values())
+        manifest, lines = self.books.write_manifest(entries)
         if self.whole_project and complete and len(outcomes) == len(self.project.assets):
             self.books.save_snapshot(
                 self.state_file,
                 self.options.version,
                 self.spec_bytes,
                 self.hasher.stamps,
-                {name: (entry, self.outputs.stats[name]) for name, entry in entries.items()},
+                {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
             )
         return RunResult(outcomes, manifest=manifest)
 

@@ -77,11 +77,15 @@ def test_the_snapshot_keeps_every_output_as_cached_with_its_manifest_line(tmp_pa
     project = project_at(tmp_path, "  v: {type: video, prompt: x}\n  w: {type: video, prompt: y, inputs: [v]}\n")
     books = Books(project, writes_lock=True)
     entries = {
-        name: (manifest_entry(project.assets[name], AssetStatus.GENERATED, "b" * 64, RECORD), (7, 123))
-        for name in ("w", "v")
+        "w": manifest_entry(project.assets["w"], AssetStatus.GENERATED, "b" * 64, RECORD),
+        "v": manifest_entry(project.assets["v"], AssetStatus.CACHED, "b" * 64, RECORD),
     }
+    path, lines = books.write_manifest(entries)
+    written = json.loads(path.read_bytes())
+    assert [(o["path"], o["status"]) for o in written["outputs"]] == [("v.mp4", "cached"), ("w.mp4", "generated")]
+    outputs = {name: (entry, lines[name], (7, 123)) for name, entry in entries.items()}
     state_file = tmp_path / "state" / "s.marshal"
-    books.save_snapshot(state_file, "1.0", b"spec", {"/x": FileStamp(1, 2, "e" * 64)}, entries)
+    books.save_snapshot(state_file, "1.0", b"spec", {"/x": FileStamp(1, 2, "e" * 64)}, outputs)
     snapshot = load_state(state_file, "1.0")
     assert snapshot is not None and snapshot.files == {"/x": FileStamp(1, 2, "e" * 64)}
     assert snapshot.assets["w"].deps == ("v",) and snapshot.assets["v"].mtime_ns == 123

@@ -32,7 +32,7 @@ def project_at(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_inputs_are_hashed_by_content_and_upstream_output(tmp_path: Path) -> None:
     project = project_at(tmp_path)
     hasher = InputHasher(project)
-    inputs = anyio.run(hasher.inputs_of, project.assets["clip"], {"still": "a" * 64})
+    inputs = anyio.run(hasher.inputs_of, project.assets["clip"], {"still": "a" * 64}.get)
     assert inputs is not None
     assert inputs.hashes == {"picture": "a" * 64, "sound": hashlib.sha256(b"theme").hexdigest()}
     assert [f.media_type for f in inputs.files] == ["image/png", "audio/wav"]
@@ -41,7 +41,7 @@ def test_inputs_are_hashed_by_content_and_upstream_output(tmp_path: Path) -> Non
 
 def test_an_upstream_output_not_yet_made_means_not_known(tmp_path: Path) -> None:
     project = project_at(tmp_path)
-    assert anyio.run(InputHasher(project).inputs_of, project.assets["clip"], {"still": None}) is None
+    assert anyio.run(InputHasher(project).inputs_of, project.assets["clip"], {"still": None}.get) is None
 
 
 def test_an_unchanged_stamp_is_trusted_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
