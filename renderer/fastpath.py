@@ -23,12 +23,13 @@ class Noop(NamedTuple):  # not a dataclass: the no-op path does not import datac
         return Path(self.snapshot.out_dir)
 
     def manifest(self) -> bytes:
-        """The manifest of this no-op run: every output of the selection, "cached"."""
-        if self.whole:
-            return self.snapshot.noop_manifest
-        from renderer.store.manifest import assemble_manifest  # json and tempfile: only for a selection
+        """The manifest of this no-op run: every output of the selection, "cached", in path order (the
+        snapshot's order)."""
+        from renderer.store.manifest import assemble_manifest
 
-        chosen = sorted((self.snapshot.assets[name] for name in self.names), key=lambda entry: entry.output)
+        assets = self.snapshot.assets
+        wanted = set(self.names)
+        chosen = assets.values() if self.whole else [entry for name, entry in assets.items() if name in wanted]
         return assemble_manifest(
             self.snapshot.project, self.snapshot.spec_name, [entry.manifest_line for entry in chosen]
         )
@@ -53,7 +54,7 @@ def try_noop(
 
 def write_noop_manifest(noop: Noop) -> Path:
     """Write the manifest of a run that took everything from the cache, unless it is already there."""
-    from renderer.store.manifest import MANIFEST_NAME  # json and tempfile: off the no-op path's import
+    from renderer.store.manifest import MANIFEST_NAME
 
     manifest = noop.manifest()
     path = noop.out_dir / MANIFEST_NAME

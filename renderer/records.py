@@ -207,7 +207,7 @@ class StateAsset(NamedTuple):
     mtime_ns: int
     deps: tuple[str, ...]
     sha256: str
-    manifest_line: str  # its manifest.json line with status "cached", for a no-op run of a selection
+    manifest_line: str  # its manifest.json line with status "cached": a no-op run's manifest is made of these
 
 
 class FileStamp(NamedTuple):
@@ -227,5 +227,4 @@ class Snapshot(NamedTuple):
     project: str
     spec_name: str
     files: dict[str, FileStamp]
-    assets: dict[str, StateAsset]
-    noop_manifest: bytes  # the whole project's manifest with every output "cached"
+    assets: dict[str, StateAsset]  # in the order of their output paths, the manifest's order

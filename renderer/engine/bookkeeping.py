@@ -159,11 +159,10 @@ class Books:
         entry, its line in this run's manifest, and the (size, mtime_ns) of its output file."""
         deps = self.project.deps()
         assets: dict[str, StateAsset] = {}
-        lines: list[tuple[str, str]] = []
-        for name, (entry, written, (size, mtime_ns)) in outputs.items():
+        for name in sorted(outputs, key=lambda name: outputs[name][0].path):
+            entry, written, (size, mtime_ns) = outputs[name]
             # a no-op run takes everything from the cache: only lines that say "generated" change
             line = written if entry.status == AssetStatus.CACHED else manifest_line(_cached(entry))
-            lines.append((entry.path, line))
             assets[name] = StateAsset(entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line)
         save_state(
             state_file,
@@ -176,9 +175,6 @@ class Books:
                 spec_name=self.project.path.name,
                 files=dict(files),
                 assets=assets,
-                noop_manifest=assemble_manifest(
-                    self.project.name, self.project.path.name, [line for _, line in sorted(lines)]
-                ),
             ),
         )
 

@@ -25,7 +25,6 @@ def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, bytes]:
             "a": StateAsset("a.png", *stat_pair(str(out / "a.png")), (), "x", '{"path": "a.png"}'),
             "b": StateAsset("b.png", *stat_pair(str(out / "b.png")), ("a",), "y", '{"path": "b.png"}'),
         },
-        noop_manifest=b"{}",
     )
     return state, spec, lock
 
