@@ -4,6 +4,7 @@
     render validate SPEC                check the project file without rendering
     render plan SPEC [ASSET ...]        what would run, what is cached, estimated cost (same as --dry-run)
     render cancel SPEC                  cancel this project's paid jobs still pending (they cost money)
+    render resolve SPEC [ASSET ...]     the paid jobs render waits on; settle one whose submit is unconfirmed
     render usage SPEC                   the providers' quotas (Vrex: the day's music allowance)
     render sandbox                      a local server speaking varg and Vrex, to try a spec for free
 
@@ -14,6 +15,7 @@ Imports stay lazy: a no-op re-render loads nothing beyond the standard library.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -24,11 +26,12 @@ from renderer import __version__
 from renderer.records import AssetStatus, RunMode
 
 if TYPE_CHECKING:
+    from renderer.engine.journal import Journal, JournalEntry
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
 
-COMMANDS = ("validate", "plan", "render", "cancel", "usage", "sandbox")
+COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "sandbox")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -44,6 +47,30 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--latency", type=float, help="seconds from submit to done")
         parser.add_argument("--fault-rate", type=float, help="share of requests that get an injected fault")
         parser.add_argument("--log", metavar="FILE", help="append every request as a JSON line")
+        return parser
+    if command == "resolve":
+        parser = argparse.ArgumentParser(
+            prog="render resolve",
+            description="Show the paid jobs this project's journal holds, and settle an asset whose submit is "
+            "unconfirmed (the request went out, its answer was lost): render never pays for it again on its own.",
+        )
+        parser.add_argument("spec")
+        parser.add_argument("assets", nargs="*", metavar="ASSET")
+        parser.add_argument("--cache-dir", metavar="DIR", help="where an older render kept the journal")
+        settle = parser.add_mutually_exclusive_group()
+        settle.add_argument(
+            "--job-id", metavar="ID", help="the provider made this job for ASSET: the next render collects it"
+        )
+        settle.add_argument(
+            "--resubmit",
+            action="store_true",
+            help="no job was made (or paying again is fine): the next render sends ASSET's request again",
+        )
+        settle.add_argument(
+            "--forget",
+            action="store_true",
+            help="drop ASSET's journal entry whatever it holds (a job the provider no longer knows, say)",
+        )
         return parser
     if command in ("cancel", "usage"):
         parser = argparse.ArgumentParser(
@@ -65,8 +92,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
         epilog="Commands: render validate SPEC | render plan SPEC | render cancel SPEC | render usage SPEC | "
-        "render sandbox. "
-        "Exit status: 0 done, 1 an asset failed or --check found work, 2 bad spec or usage, 130 interrupted.",
+        "render resolve SPEC | render sandbox. "
+        "Exit status: 0 done, 1 an asset failed or waits or --check found work, 2 bad spec or usage, "
+        "130 interrupted, 143 terminated.",
     )
     parser.add_argument("spec", help="the project file (YAML)")
     if command == "validate":
@@ -125,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cancel(args)
         if command == "usage":
             return _usage(args)
+        if command == "resolve":
+            return _resolve(args)
         if command == "plan" or args.dry_run:
             mode = RunMode.PLAN
         elif args.check:
@@ -220,16 +250,29 @@ def _render(args: argparse.Namespace, mode: RunMode) -> int:
     out = str(Path(args.out).resolve()) if args.out else None
     stream = sys.stderr if args.json else sys.stdout
 
-    from renderer.store.projectlock import ProjectLock
-    from renderer.store.state import state_path
+    from renderer.store.projectlock import ProjectLock, prepare_state_dir, remove_unused_state_dir, state_dir_for
 
-    with ProjectLock(state_path(cache_dir, spec).with_suffix(".lock"), args.spec):
-        from renderer.fastpath import try_noop
+    state_dir = state_dir_for(spec)
+    fresh = not state_dir.exists()
+    if mode.plans and fresh:  # plan and check write nothing: no state yet, no render to take turns with
+        lock: ProjectLock | contextlib.nullcontext[None] = contextlib.nullcontext()
+    else:
+        prepare_state_dir(state_dir)
+        lock = ProjectLock(state_dir / "lock", args.spec)
+    try:
+        with lock:
+            from renderer.fastpath import try_noop
 
-        noop = try_noop(spec, spec_bytes, cache_dir, out, args.assets, __version__)
-        if noop is not None:
-            return _report_noop(noop, args, mode, stream, started)
-        return _render_slow(args, mode, spec, spec_bytes, cache_dir, out, stream, started)
+            noop = try_noop(spec, spec_bytes, cache_dir, out, args.assets, __version__)
+            if noop is not None:
+                return _report_noop(noop, args, mode, stream, started)
+            return _render_slow(args, mode, spec, spec_bytes, cache_dir, state_dir, out, stream, started)
+    except Exception as exc:
+        from renderer.errors import SpecError, UsageError
+
+        if fresh and isinstance(exc, (SpecError, UsageError)):
+            remove_unused_state_dir(state_dir)  # a refused spec leaves nothing beside it
+        raise
 
 
 def _report_noop(noop: Noop, args: argparse.Namespace, mode: RunMode, stream: Any, started: float) -> int:
@@ -288,6 +331,7 @@ def _render_slow(
     spec: Path,
     spec_bytes: bytes,
     cache_dir: Path,
+    state_dir: Path,
     out: str | None,
     stream: Any,
     started: float,
@@ -299,6 +343,7 @@ def _render_slow(
     project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
     options = RenderOptions(
         cache_dir=cache_dir,
+        state_dir=state_dir,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,
@@ -388,6 +433,9 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
     outcomes = list(result.outcomes.values())
     shown = (AssetStatus.GENERATED, AssetStatus.CACHED, AssetStatus.FAILED, AssetStatus.SKIPPED)
     totals = {str(s): result.count(s) for s in shown}
+    waiting = [o for o in outcomes if o.status is AssetStatus.WAITING]
+    if waiting:
+        totals["waiting"] = len(waiting)
     interrupted = result.count(AssetStatus.INTERRUPTED)
     if args.json:
         import json
@@ -395,7 +443,9 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
         print(
             json.dumps(
                 {
-                    "status": "ok" if not totals["failed"] and not totals["skipped"] and not interrupted else "failed",
+                    "status": "ok"
+                    if not totals["failed"] and not totals["skipped"] and not interrupted and not waiting
+                    else "failed",
                     "mode": "render",
                     "project": project.name,
                     "assets": {
@@ -424,6 +474,8 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             parts.append(f"{totals['failed']} failed")
         if totals["skipped"]:
             parts.append(f"{totals['skipped']} skipped")
+        if waiting:
+            parts.append(f"{len(waiting)} waiting")
         print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
         finals = _final_outputs(project, result)
         for name in finals:
@@ -439,7 +491,17 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             + (" ..." if len(skipped) > 10 else ""),
             file=sys.stderr,
         )
-    return 1 if failed or skipped else 0
+    for o in waiting:
+        print(f"render: asset '{o.name}' waits: {o.error}", file=sys.stderr)
+    if waiting:
+        print(
+            f"render: {len(waiting)} asset{'s' if len(waiting) != 1 else ''} wait{'s' if len(waiting) == 1 else ''} "
+            "for you to say whether a paid job was made. Look in the provider's dashboard, then:\n"
+            f"  render resolve {args.spec} ASSET --job-id ID   the job exists: the next render collects it\n"
+            f"  render resolve {args.spec} ASSET --resubmit    no job was made: the next render sends it again",
+            file=sys.stderr,
+        )
+    return 1 if failed or skipped or waiting else 0
 
 
 def _final_outputs(project: Project, result: RunResult) -> list[str]:
@@ -476,14 +538,69 @@ def _sandbox(args: argparse.Namespace) -> int:
         server.stop()
 
 
-def _remote_jobs(args: argparse.Namespace) -> tuple[Any, Any, list[dict[str, Any]]]:
+def _remote_jobs(args: argparse.Namespace) -> tuple[Project, Journal, list[JournalEntry]]:
     from renderer.engine.journal import Journal
     from renderer.spec.resolve import load_project
+    from renderer.store.projectlock import state_dir_for
 
     project = load_project(Path(args.spec), args.spec)
-    journal = Journal(_cache_dir(args) / "journal")
-    mine = [e for e in journal.pending() if e.get("asset") in project.assets and e.get("provider") in project.providers]
+    journal = Journal(state_dir_for(Path(args.spec)) / "journal")
+    journal.adopt_legacy(_cache_dir(args) / "journal", set(project.assets))
+    mine = [e for e in journal.pending() if e.asset in project.assets and e.provider in project.providers]
     return project, journal, mine
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from renderer.errors import UsageError
+
+    project, journal, pending = _remote_jobs(args)
+    unknown = [name for name in args.assets if name not in project.assets]
+    if unknown:
+        raise UsageError(f"no asset named {', '.join(map(repr, unknown))} in {args.spec}")
+    settling = args.job_id is not None or args.resubmit or args.forget
+    if settling and not args.assets:
+        raise UsageError("name the asset to settle: render resolve SPEC ASSET (--job-id ID | --resubmit | --forget)")
+    if args.job_id is not None and len(args.assets) != 1:
+        raise UsageError("--job-id settles one asset: render resolve SPEC ASSET --job-id ID")
+    by_asset = {e.asset: e for e in pending}
+    if not settling:
+        shown = [e for e in pending if not args.assets or e.asset in args.assets]
+        if not shown:
+            print(f"{args.spec}: no paid jobs in the journal.")
+            return 0
+        for e in shown:
+            if e.job_id:
+                print(f"  {e.asset}: job {e.job_id} on {e.provider}; the next render collects it")
+            else:
+                print(f"  {e.asset}: unconfirmed on {e.provider}: {e.why()}")
+        if any(not e.job_id for e in shown):
+            print(
+                "Look for each unconfirmed job in the provider's dashboard, then:\n"
+                f"  render resolve {args.spec} ASSET --job-id ID   the job exists: the next render collects it\n"
+                f"  render resolve {args.spec} ASSET --resubmit    no job was made: the next render sends it again\n"
+                f"  render resolve {args.spec} ASSET --forget      drop the entry, whatever it holds"
+            )
+        return 0
+    for name in args.assets:
+        entry = by_asset.get(name)
+        if entry is None:
+            print(f"  {name}: nothing in the journal; nothing to settle")
+            continue
+        if args.job_id is not None:
+            journal.submitted(entry, args.job_id.strip(), entry.data)
+            print(f"  {name}: job {args.job_id.strip()} on {entry.provider}; the next render collects it")
+        elif args.resubmit:
+            if entry.job_id:
+                raise UsageError(
+                    f"asset '{name}' has job {entry.job_id} on {entry.provider}: the next render collects it. "
+                    "Use --forget to drop it and pay for a new one"
+                )
+            journal.remove(entry.key)
+            print(f"  {name}: the next render sends its request to {entry.provider} again")
+        else:
+            journal.remove(entry.key)
+            print(f"  {name}: forgotten; the next render submits it anew if it is not in the cache")
+    return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
@@ -492,7 +609,6 @@ def _cancel(args: argparse.Namespace) -> int:
     from renderer.engine.pool import ProviderPool
     from renderer.errors import ProviderError
     from renderer.providers.base import Job, JobState, ProviderContext
-    from renderer.records import read_digest
 
     project, journal, pending = _remote_jobs(args)
     if not pending:
@@ -505,15 +621,18 @@ def _cancel(args: argparse.Namespace) -> int:
         pool = ProviderPool(project.providers, ProviderContext(_cache_dir(args) / "tmp", dict(os.environ)))
         try:
             for entry in pending:
-                job = Job(id=entry["job_id"], state=JobState.RUNNING, data=entry.get("data") or {})
+                if not entry.job_id:
+                    print(f"  {entry.asset}: unconfirmed, no job id to cancel (see render resolve)", file=sys.stderr)
+                    continue
+                job = Job(id=entry.job_id, state=JobState.RUNNING, data=dict(entry.data))
                 try:
-                    await pool.get(entry["provider"]).cancel(job)
+                    await pool.get(entry.provider).cancel(job)
                 except ProviderError as exc:
                     failures += 1
-                    print(f"  could not cancel {entry['asset']} (job {job.id}): {exc.message}", file=sys.stderr)
+                    print(f"  could not cancel {entry.asset} (job {job.id}): {exc.message}", file=sys.stderr)
                     continue
-                journal.remove(read_digest(entry["key"]))
-                print(f"  cancelled {entry['asset']} (job {job.id} on {entry['provider']})")
+                journal.remove(entry.key)
+                print(f"  cancelled {entry.asset} (job {job.id} on {entry.provider})")
         finally:
             await pool.aclose()
 

@@ -9,7 +9,10 @@ RenderError                    anything render reports without a traceback
 │                              refused base_url, an output path through a symbolic link
 └── AssetError                 one asset could not be made; others may go on              (exit 1)
     ├── ProviderError          the provider refused or failed the job (code, message)
-    │   └── DownloadError      the job succeeded but its output could not be fetched
+    │   ├── DownloadError      the job succeeded but its output could not be fetched
+    │   └── UnconfirmedSubmit  the create request went out but no answer proves whether a job exists
+    ├── JobWaiting             a paid job may exist from an earlier submit; render will not pay again
+    │                          until the user says what happened (render resolve)
     └── CacheError             a cached or locked output does not verify
 
 An AssetError is raised without the asset's name where the failure happens (deep in an HTTP call, say);
@@ -91,6 +94,16 @@ class ProviderError(AssetError):
 
 class DownloadError(ProviderError):
     verb = "made the output, but it could not be downloaded"
+
+
+class UnconfirmedSubmit(ProviderError):
+    """Raised by a provider's submit when the request was sent and its answer lost or ambiguous."""
+
+    verb = "may have created the job, but its answer was lost"
+
+
+class JobWaiting(AssetError):
+    pass
 
 
 class CacheError(AssetError):

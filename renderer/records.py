@@ -59,6 +59,7 @@ class AssetStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # needs a failed asset, or not started after a failure
     INTERRUPTED = "interrupted"
+    WAITING = "waiting"  # a paid submit may have made a job: nothing is sent until the user says (resolve)
     GENERATE = "generate"  # plan and check: would be made
 
     @property
@@ -67,7 +68,7 @@ class AssetStatus(StrEnum):
 
     @property
     def blocks_dependents(self) -> bool:
-        return self in (AssetStatus.FAILED, AssetStatus.SKIPPED, AssetStatus.INTERRUPTED)
+        return self in (AssetStatus.FAILED, AssetStatus.SKIPPED, AssetStatus.INTERRUPTED, AssetStatus.WAITING)
 
 
 class MediaInfo(NamedTuple):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from typing import IO, Any
 
-SYMBOL = {"generated": "made", "cached": "cached", "failed": "FAILED", "skipped": "skipped", "interrupted": "stopped"}
+SYMBOL = {
+    "generated": "made",
+    "cached": "cached",
+    "failed": "FAILED",
+    "skipped": "skipped",
+    "interrupted": "stopped",
+    "waiting": "WAITS",
+}
 
 
 class PlainReporter:

@@ -1,27 +1,40 @@
 """Executors run generation jobs that the scheduler hands them.
 
-``LocalExecutor`` drives a provider in this process: upload, submit (journaled for paid providers), poll
-with backoff, fetch into scratch space. A distributed executor (Dask, say) implements the same
+``LocalExecutor`` drives a provider in this process: upload, submit (journaled ahead for paid providers),
+poll with backoff until the job is done or its deadline passes, fetch into scratch space. A distributed executor (Dask, say) implements the same
 ``execute`` and returns the same ``Generated``; the engine does not change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 
-from renderer.engine.journal import Journal
-from renderer.errors import ProviderError
-from renderer.providers.base import Job, JobRequest, JobState
+from renderer.engine.journal import Journal, JournalEntry
+from renderer.errors import JobWaiting, ProviderError, UnconfirmedSubmit
+from renderer.providers.base import (
+    SUBMIT_ATTEMPT,
+    FindsJobs,
+    Job,
+    JobRequest,
+    JobState,
+    Provider,
+    SubmitAttempt,
+)
 from renderer.store.atomic import sha256_file
 
 if TYPE_CHECKING:
     from renderer.engine.pool import ProviderPool
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +59,10 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
+    """Runs jobs in this process. A paid job goes through the write-ahead journal (see journal.py): the
+    intent before the create request leaves, the job id when it answers; an unconfirmed submit is never
+    sent again by itself."""
+
     def __init__(self, providers: ProviderPool, journal: Journal, scratch: Path) -> None:
         self.providers = providers
         self.journal = journal
@@ -55,34 +72,26 @@ class LocalExecutor:
         provider = self.providers.get(task.provider)
         tuning = self.providers.settings_for(task.provider).tuning
         request = task.request
-        entry = None if provider.free else self.journal.get(request.key)
-        resumed = entry is not None and entry.get("provider") == task.provider
-        if entry is not None and resumed:
-            job = Job(id=entry["job_id"], state=JobState.QUEUED, data=entry.get("data") or {})
-            job = await provider.poll(job)
+        if provider.free:
+            await self._upload(provider, request)
+            job, resumed, since = await provider.submit(request), False, time.time()
         else:
-            for item in request.inputs:
-                item.url = await provider.upload(item)
-            job = await provider.submit(request)
-            if not provider.free:  # in a worker thread, not cancellable: the record is made before anything else
-                await anyio.to_thread.run_sync(
-                    self.journal.record,
-                    request.key,
-                    {
-                        "provider": task.provider,
-                        "job_id": job.id,
-                        "asset": request.asset,
-                        "submitted_at": time.time(),
-                        "data": job.data,
-                    },
-                )
+            job, resumed, since = await self._paid_job(task, provider)
         delay, ceiling = tuning.poll_interval, tuning.max_poll_interval
         while not job.state.terminal:
+            if time.time() - since > tuning.job_deadline:
+                raise ProviderError(
+                    task.provider,
+                    "DEADLINE",
+                    f"job {job.id} has been queued or running for more than {tuning.job_deadline:g} s, so render "
+                    "stopped waiting for it. It stays journaled: the next render collects it if it finished "
+                    "(raise 'job_deadline' in the provider block to wait longer, or 'render cancel' it)",
+                )
             await anyio.sleep(delay)
             delay = min(delay * 1.5, ceiling)
             job = await provider.poll(job)
         if job.state is not JobState.SUCCEEDED:
-            await anyio.to_thread.run_sync(self.journal.remove, request.key)
+            await _durably(self.journal.remove, request.key)
             raise ProviderError(
                 task.provider,
                 job.error_code or job.state.value,
@@ -100,5 +109,88 @@ class LocalExecutor:
             raise
         return Generated(dest, digest, size, job, resumed)
 
+    async def _upload(self, provider: Provider, request: JobRequest) -> None:
+        for item in request.inputs:
+            item.url = await provider.upload(item)
+
+    async def _paid_job(self, task: GenerateTask, provider: Provider) -> tuple[Job, bool, float]:
+        """The job for a paid request: resumed from the journal, found, or submitted once."""
+        request = task.request
+        entry = self.journal.get(request.key)
+        if entry is not None and entry.provider == task.provider:
+            request.idempotency_key = entry.attempt
+            if entry.job_id:
+                job = Job(id=entry.job_id, state=JobState.QUEUED, data=dict(entry.data))
+                return await provider.poll(job), True, entry.submitted_at or time.time()
+            if isinstance(provider, FindsJobs):
+                await self._upload(provider, request)
+                found = await self._submit(entry, request, provider.find_job)
+                if found is not None:
+                    return found, True, time.time()
+            raise JobWaiting(waiting_message(entry))
+        await self._upload(provider, request)
+        entry = await _durably(self.journal.intend, request.key, task.provider, request.asset, request_digest(request))
+        request.idempotency_key = entry.attempt
+        submitted = await self._submit(entry, request, provider.submit)
+        assert submitted is not None
+        return submitted, False, time.time()
+
+    async def _submit(
+        self, entry: JournalEntry, request: JobRequest, send: Callable[[JobRequest], Awaitable[Job | None]]
+    ) -> Job | None:
+        attempt = SubmitAttempt()
+        token = SUBMIT_ATTEMPT.set(attempt)
+        job: Job | None = None
+        try:
+            job = await send(request)
+        except UnconfirmedSubmit as exc:
+            entry = await _durably(self.journal.mark_unconfirmed, entry, exc.detail)
+            raise JobWaiting(waiting_message(entry)) from None
+        except ProviderError:  # any other ProviderError proves that no job was made (see providers/base.py)
+            await _durably(self.journal.remove, entry.key)
+            raise
+        except Exception as exc:  # the answer came but could not be read: a job may exist
+            entry = await _durably(self.journal.mark_unconfirmed, entry, f"its answer could not be read ({exc!r})")
+            raise JobWaiting(waiting_message(entry)) from None
+        except BaseException:  # cancelled: the intent stays unless the request had surely not left
+            if attempt.sent is False and entry.unconfirmed is None:
+                await _durably(self.journal.remove, entry.key)
+            raise
+        finally:
+            SUBMIT_ATTEMPT.reset(token)
+        if job is not None:
+            await _durably(self.journal.submitted, entry, job.id, job.data)
+        return job
+
     async def aclose(self) -> None:
         await self.providers.aclose()
+
+
+async def _durably(function: Callable[..., T], *args: Any) -> T:
+    """A journal write in a worker thread (fsync must not hold up the event loop) that a cancellation
+    cannot cut short: what render knows about paid jobs is never lost half-way."""
+    with anyio.CancelScope(shield=True):
+        result = await anyio.to_thread.run_sync(function, *args)
+    return result
+
+
+def request_digest(request: JobRequest) -> str:
+    """sha256 of what is sent for ``request``: its recipe with inputs by content, not by upload URL."""
+    described = {
+        "type": request.type,
+        "model": request.model,
+        "seed": request.seed,
+        "params": request.params,
+        "inputs": [[item.slot, item.sha256] for item in request.inputs],
+        "format": request.output_format,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def waiting_message(entry: JournalEntry) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.intended_at or 0))
+    return (
+        f"a request to {entry.provider} at {when} may have made a paid job, but {entry.why()}. "
+        "render will not pay again on its own: look for the job in the provider's dashboard, then settle it "
+        "with 'render resolve'"
+    )

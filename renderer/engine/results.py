@@ -4,7 +4,7 @@ back (an Outcome per asset in a RunResult)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +27,7 @@ class Reporter(Protocol):
 @dataclass
 class RenderOptions:
     cache_dir: Path
+    state_dir: Path | None = None  # the project's own state (journal); None: .render beside the spec
     mode: RunMode = RunMode.RENDER
     jobs: int = 8
     keep_going: bool = False
@@ -77,3 +78,24 @@ def failure_message(exc: Exception, asset: str) -> str:
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+
+
+def secret_scrubber(environ: Mapping[str, str]) -> Callable[[str], str]:
+    """A function that takes every secret of the environment out of a message (a provider that echoes the
+    Authorization header in an error must not put the key in a log, a message or --json)."""
+    secrets = sorted(
+        {v for k, v in environ.items() if any(word in k.upper() for word in SECRET_NAMES) and len(v) >= 8},
+        key=len,
+        reverse=True,
+    )
+
+    def scrub(text: str) -> str:
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    return scrub

@@ -43,14 +43,23 @@ from renderer.engine.key import asset_key
 from renderer.engine.outputs import Outputs
 from renderer.engine.plan import Planner
 from renderer.engine.pool import ProviderPool
-from renderer.engine.results import Outcome, RenderOptions, Reporter, RunResult, Visit, failure_message
+from renderer.engine.results import (
+    Outcome,
+    RenderOptions,
+    Reporter,
+    RunResult,
+    Visit,
+    failure_message,
+    secret_scrubber,
+)
 from renderer.engine.scheduler import run_graph
-from renderer.errors import CacheError, SetupError, UsageError
+from renderer.errors import CacheError, JobWaiting, SetupError, UsageError
 from renderer.providers.base import HttpSession, ProviderContext
 from renderer.records import AssetStatus, OutputRecord, RunMode
 from renderer.spec.model import Asset, Project
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
+from renderer.store.projectlock import state_dir_for
 from renderer.store.state import load_state, state_path
 
 
@@ -96,7 +105,10 @@ class Run:
         self.pool = ProviderPool(
             project.providers, ProviderContext(self.cache.scratch, options.environ, http or HttpSession())
         )
-        journal = Journal(options.cache_dir / "journal")
+        state_dir = options.state_dir or state_dir_for(project.path)
+        journal = Journal(state_dir / "journal")
+        journal.adopt_legacy(options.cache_dir / "journal", set(project.assets))  # where render <= 0.8 kept it
+        self.journal = journal
         self.executor = executor or LocalExecutor(self.pool, journal, self.cache.scratch)
         self.generation = Generation(
             self.pool,
@@ -110,6 +122,7 @@ class Run:
             clock=clock,
         )
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
+        self.scrub = secret_scrubber(options.environ)
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
 
@@ -127,8 +140,10 @@ class Run:
             outcome = Outcome(name, AssetStatus.FAILED, provider=asset.provider, output=asset.output)
             try:
                 await visit(asset, outcome)
+            except JobWaiting as exc:
+                outcome.status, outcome.error = AssetStatus.WAITING, self.scrub(failure_message(exc, name))
             except Exception as exc:  # a provider bug must not take the other assets down
-                outcome.status, outcome.error = AssetStatus.FAILED, failure_message(exc, name)
+                outcome.status, outcome.error = AssetStatus.FAILED, self.scrub(failure_message(exc, name))
             self.outcomes[name] = outcome
             if not self.mode.plans:
                 self.reporter.finished(outcome)

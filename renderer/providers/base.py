@@ -14,6 +14,14 @@ with ``isinstance``:
     Estimates        a cost estimate before submitting (render plan)
     ReportsUsage     the provider's quota (render usage)
     DeclaresOptions  provider-block options of its own, with a JSON Schema the loader checks them against
+    FindsJobs        finds the job of a submit whose answer was lost without paying twice (an idempotency
+                     key, a job listing), so that nobody has to
+
+A paid submit is journaled before it is sent. A submit whose request may have reached the provider but
+whose answer proves nothing (a dropped connection, a 500/502/504, a timeout, a body that is not the job)
+must raise ``renderer.errors.UnconfirmedSubmit``; any other error means no job was made. A client that
+knows when its create request leaves marks it with ``mark_submit_sending(sent)``, so that an interrupt
+before that moment leaves nothing unconfirmed.
 
 Tuning (concurrency, poll intervals, retries, pacing) is read from ``ProviderSettings.tuning``.
 Errors: raise ``renderer.errors.ProviderError`` (or ``DownloadError``) without the asset's name; the
@@ -23,6 +31,7 @@ engine attaches it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -66,8 +75,9 @@ class JobRequest:
     seed: int | None
     params: dict[str, Any]
     inputs: list[InputFile]
-    key: str  # the cache key (bare hex): providers with idempotency keys derive theirs from it
+    key: str  # the cache key (bare hex)
     output_format: str  # ".png", ".mp4", ".wav", ...
+    idempotency_key: str = ""  # one per journaled attempt: the same on a re-send, new after a failed job
 
 
 @dataclass
@@ -84,15 +94,33 @@ class Job:
 
 
 @dataclass
+class SubmitAttempt:
+    """Whether a paid create request has left this process: None unknown (taken as sent), False not yet."""
+
+    sent: bool | None = None
+
+
+SUBMIT_ATTEMPT: ContextVar[SubmitAttempt | None] = ContextVar("render_submit_attempt", default=None)
+
+
+def mark_submit_sending(sent: bool) -> None:
+    attempt = SUBMIT_ATTEMPT.get()
+    if attempt is not None:
+        attempt.sent = sent
+
+
+@dataclass
 class HttpSession:
     """What HTTP providers share for one run (one ``ProviderPool``): one rate limiter per endpoint and key,
-    uploads remembered by content hash, the httpx transport (tests pass ``httpx.MockTransport``) and the
-    sleep that backoff waits with (tests pass one that only records)."""
+    uploads remembered by content hash, the httpx transport (tests pass ``httpx.MockTransport``), the
+    sleep that backoff waits with (tests pass one that only records) and the name resolver that output URLs
+    are checked with (None: the system's)."""
 
     transport: httpx.AsyncBaseTransport | None = None
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     limiters: dict[tuple[str, str], SlidingWindowLimiter] = field(default_factory=dict)
     uploads: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    resolver: Callable[[str], Awaitable[list[str]]] | None = None
 
 
 @dataclass
@@ -162,3 +190,11 @@ class ReportsUsage(Protocol):
 class DeclaresOptions(Protocol):
     # JSON Schema "properties" for the provider-block keys this provider adds to the common ones
     options_schema: ClassVar[dict[str, Any]]
+
+
+@runtime_checkable
+class FindsJobs(Protocol):
+    async def find_job(self, request: JobRequest) -> Job | None:
+        """The job an earlier, unconfirmed submit of ``request`` made, found without any chance of paying
+        twice (by its idempotency key, or in a job listing); None when it cannot tell."""
+        ...

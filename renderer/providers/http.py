@@ -1,9 +1,11 @@
 """What every HTTP provider shares: keys, pacing, retries, and downloads that are safe and constant-memory.
 
-Retries: connection errors, 429 and 5xx, with exponential backoff and jitter, honouring ``Retry-After``.
-Never retried: 400, 401, 402, 403, 404, 409, 422, and any code the provider marks final. A create request
-whose answer was lost after it was sent is not retried either, unless the provider has idempotency keys or
-the provider block says ``retry_unconfirmed_submit: true``: the job may exist and cost money.
+Retries: connection errors, 429 and 5xx, with exponential backoff and jitter, waiting at least
+``Retry-After``. Never retried: 400, 401, 402, 403, 404, 409, 422, and any code the provider marks final.
+A create request whose answer does not prove whether a job was made (a lost answer, a timeout, 500, 502,
+504, a body that is not the job) is not retried either, unless the provider has idempotency keys or the
+provider block says ``retry_unconfirmed_submit: true``: it raises UnconfirmedSubmit, for the journal.
+Every answer is read within an overall deadline and a size cap; provider text has the key taken out.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx
 
-from renderer.errors import DownloadError, ProviderError
+from renderer.errors import DownloadError, ProviderError, UnconfirmedSubmit
+from renderer.media.sniff import SNIFF_BYTES, sniff_kind
 from renderer.media.types import kind_of
-from renderer.providers.base import HttpSession
+from renderer.providers.base import HttpSession, mark_submit_sending
 from renderer.spec.model import Tuning
 
 FINAL_STATUSES = {400, 401, 402, 403, 404, 409, 413, 422}
@@ -113,8 +116,8 @@ def limiter_for(
     return known
 
 
-class SubmitUnconfirmed(Exception):
-    """The request went out but its answer did not come back."""
+AMBIGUOUS_STATUSES = {500, 502, 504}  # the gateway may have passed the create on before it failed
+MAX_ANSWER_BYTES = 4 * 1024**2  # an API answer is a small JSON document
 
 
 class HttpApi:
@@ -136,8 +139,12 @@ class HttpApi:
         self.max_retries = tuning.max_retries
         self.timeout = tuning.timeout
         self.max_download = tuning.max_download_bytes
+        self.download_deadline = tuning.download_deadline
         self.limiter = limiter_for(session, self.base_url, api_key, tuning, per_minute)
         self.sleep = session.sleep
+        # Outputs may come from this machine only when the API itself is here (the sandbox).
+        self.private_outputs = is_loopback(urlsplit(self.base_url).hostname or "")
+        self.resolve = session.resolver or resolve_host
         self.client = httpx.AsyncClient(
             transport=session.transport,
             timeout=httpx.Timeout(self.timeout, connect=10.0),
@@ -153,6 +160,13 @@ class HttpApi:
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path.lstrip("/"))
 
+    def scrub(self, text: str) -> str:
+        """Text from the provider with our key taken out (a server may echo the Authorization header)."""
+        return text.replace(self.api_key, "***") if len(self.api_key) >= 4 else text
+
+    def refuse(self, code: str, message: str, **kwargs: Any) -> ProviderError:
+        return ProviderError(self.provider, code, self.scrub(message), **kwargs)
+
     async def request(
         self,
         method: str,
@@ -167,53 +181,99 @@ class HttpApi:
         """Send with pacing and retries; return a 2xx response (with a JSON body when ``expect_json``) or
         raise ProviderError.
 
-        ``create`` marks a request that makes a paid job; unless ``idempotent``, an answer lost after
-        sending (a broken connection, a malformed body) raises SubmitUnconfirmed instead of a retry.
+        ``create`` marks a request that makes a paid job. Unless ``idempotent``, an answer that does not
+        prove whether the job was made (a broken connection, a timeout, 500/502/504, a body that is not
+        JSON) raises UnconfirmedSubmit instead of a retry. Only a refused connection, 429 and 503 are
+        retried: they prove nothing was made.
         """
         headers = {"Authorization": f"Bearer {self.api_key}", **kwargs.pop("headers", {})}
+        ambiguous_is_final = create and not idempotent
+        if create:
+            mark_submit_sending(False)
+        maybe_created = False  # an idempotent create retried after an answer that proved nothing
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             if self.limiter is not None:
                 await self.limiter.acquire()
             self.requests += 1
+            wait: float | None = None
             try:
                 debug_request(method, self.url(path), headers)
-                response = await self.client.request(method, self.url(path), headers=headers, **kwargs)
+                if create:
+                    mark_submit_sending(True)
+                response = await self._send(method, self.url(path), headers, kwargs)
                 debug_response(response)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 problem = f"cannot connect ({type(exc).__name__})"  # nothing was sent: safe to retry
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if create and not idempotent:
-                    raise SubmitUnconfirmed(f"the connection broke: {type(exc).__name__}") from None
-                problem = f"the connection broke ({type(exc).__name__})"
+                if create and not maybe_created:
+                    mark_submit_sending(False)
+            except (httpx.TransportError, _AnswerTooLarge, TimeoutError) as exc:
+                reason = _describe(exc)
+                if ambiguous_is_final:
+                    raise UnconfirmedSubmit(self.provider, "SUBMIT_UNCONFIRMED", reason) from None
+                problem, maybe_created = reason, create
             else:
                 self._observe(response)
                 if response.status_code < 300:
-                    if not expect_json or response.status_code == 204 or _is_json(response):
+                    if not expect_json or response.status_code == 204 or _json_object(response):
                         return response
-                    if create and not idempotent:
-                        raise SubmitUnconfirmed("the answer was not JSON")
-                    problem = "the answer was not JSON"
+                    if ambiguous_is_final:
+                        raise UnconfirmedSubmit(
+                            self.provider, "SUBMIT_UNCONFIRMED", "the answer was not the job (not a JSON object)"
+                        )
+                    problem, maybe_created = "the answer was not JSON", create
                 else:
                     code, message = default_error(response)
-                    transient = response.status_code == 429 or response.status_code >= 500
-                    if response.status_code in FINAL_STATUSES or not transient or code in final_codes:
+                    message = self.scrub(message)
+                    status = response.status_code
+                    transient = status == 429 or status >= 500
+                    if status in FINAL_STATUSES or not transient or code in final_codes:
                         raise ProviderError(self.provider, code, message)
-                    problem = f"{response.status_code} {code}: {message}"
+                    if ambiguous_is_final and status in AMBIGUOUS_STATUSES:
+                        raise UnconfirmedSubmit(
+                            self.provider, "SUBMIT_UNCONFIRMED", f"the server answered {status} {code}: {message}"
+                        )
+                    if create and status in AMBIGUOUS_STATUSES:
+                        maybe_created = True
+                    elif create and not maybe_created:
+                        mark_submit_sending(False)  # 429 and 503: turned away before any job was made
+                    problem = f"{status} {code}: {message}"
                     wait = _retry_after(response)
-                    if response.status_code == 429 and self.limiter is not None and wait:
+                    if status == 429 and self.limiter is not None and wait:
                         self.limiter.block_for(wait)
-                    delay = max(delay, wait or 0.0)
             if attempt == self.max_retries:
-                raise ProviderError(
+                # Only an UnconfirmedSubmit may leave a job behind: the journal keeps it for the next run.
+                error = UnconfirmedSubmit if maybe_created else ProviderError
+                raise error(
                     self.provider,
-                    "RETRIES_EXHAUSTED",
+                    "SUBMIT_UNCONFIRMED" if maybe_created else "RETRIES_EXHAUSTED",
                     f"gave up after {attempt + 1} attempts: {problem}",
                     retryable=True,
                 )
-            await self.sleep(delay * (0.8 + 0.4 * random.random()))
+            # Jitter spreads retries out; on top of Retry-After, never below it, or some would come early.
+            if wait:
+                await self.sleep(max(wait, delay) * (1.0 + 0.2 * random.random()))
+            else:
+                await self.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Response:
+        """One request whose answer is read within an overall deadline and a size cap: httpx's timeout is
+        per read, so a server that trickles a byte at a time would otherwise hold us for ever."""
+        request = self.client.build_request(method, url, headers=headers, **kwargs)
+        deadline = 3 * self.timeout + int(request.headers.get("content-length") or 0) / 250_000
+        with anyio.fail_after(deadline):
+            response = await self.client.send(request, stream=True)
+            try:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise _AnswerTooLarge(f"the answer passed {MAX_ANSWER_BYTES:,} bytes")
+            finally:
+                await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body), request=request)
 
     def _observe(self, response: httpx.Response) -> None:
         if self.limiter is not None and "X-RateLimit-Remaining" in response.headers:
@@ -224,13 +284,22 @@ class HttpApi:
 
     async def download(self, url: str, dest: Path, *, expect_kind: str) -> tuple[str, str]:
         """Stream ``url`` into ``dest`` in constant memory, hashed as it streams; return (media type,
-        sha256 hex). Connection faults and 5xx answers are retried; other schemes (also through
-        redirects), more than ``max_download_bytes`` and media of the wrong kind are refused. Writes and
-        the fsync run in worker threads, off the event loop."""
+        sha256 hex). Connection faults and 5xx answers are retried; other schemes and private addresses
+        (also through redirects), more than ``max_download_bytes``, more than ``download_deadline``
+        seconds, and bytes that are not media of the expected kind are refused. Writes and the fsync run
+        in worker threads, off the event loop."""
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             try:
-                return await self._download_once(url, dest, expect_kind=expect_kind)
+                with anyio.fail_after(self.download_deadline):
+                    return await self._download_once(url, dest, expect_kind=expect_kind)
+            except TimeoutError:
+                raise DownloadError(
+                    self.provider,
+                    "DOWNLOAD_TOO_SLOW",
+                    f"the download took more than {self.download_deadline:g} s "
+                    "(raise 'download_deadline' in the provider block for very large outputs)",
+                ) from None
             except (httpx.TransportError, _Transient) as exc:
                 if attempt == self.max_retries:
                     raise DownloadError(
@@ -240,11 +309,26 @@ class HttpApi:
             delay = min(delay * 2, 30.0)
         raise AssertionError("unreachable")
 
+    async def check_output_url(self, url: str) -> None:
+        problem = url_problem(url)
+        if problem:
+            raise DownloadError(self.provider, "BAD_OUTPUT_URL", f"the output URL was refused: {problem}")
+        if self.private_outputs:
+            return
+        host = urlsplit(url).hostname or ""
+        addresses = await self.resolve(host)
+        inside = sorted({a for a in addresses if _is_private(a)})
+        if inside or is_loopback(host):
+            raise DownloadError(
+                self.provider,
+                "BAD_OUTPUT_URL",
+                f"the output URL points inside this network ({host} is {', '.join(inside) or 'this machine'}); "
+                "render downloads outputs only from public addresses",
+            )
+
     async def _download_once(self, url: str, dest: Path, *, expect_kind: str) -> tuple[str, str]:
         for _ in range(6):
-            problem = url_problem(url)
-            if problem:
-                raise DownloadError(self.provider, "BAD_OUTPUT_URL", f"the output URL was refused: {problem}")
+            await self.check_output_url(url)
             async with self.client.stream("GET", url) as response:
                 if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
@@ -271,8 +355,13 @@ class HttpApi:
                     )
                 size = 0
                 digest = hashlib.sha256()
+                head = b""
                 async with await anyio.open_file(dest, "wb") as handle:
                     async for chunk in response.aiter_bytes(1 << 20):
+                        if len(head) < SNIFF_BYTES:
+                            head += chunk[: SNIFF_BYTES - len(head)]
+                            if len(head) >= SNIFF_BYTES:
+                                self._check_content(head, expect_kind, media_type)
                         size += len(chunk)
                         digest.update(chunk)
                         if size > self.max_download:
@@ -282,22 +371,68 @@ class HttpApi:
                                 f"the output passed the limit of {self.max_download:,} bytes",
                             )
                         await handle.write(chunk)
+                    if len(head) < SNIFF_BYTES:
+                        self._check_content(head, expect_kind, media_type)
                     await handle.flush()
                     await anyio.to_thread.run_sync(os.fsync, handle.wrapped.fileno())
                 return media_type, digest.hexdigest()
         raise DownloadError(self.provider, "TOO_MANY_REDIRECTS", "the output URL redirected too often")
+
+    def _check_content(self, head: bytes, expect_kind: str, media_type: str) -> None:
+        found = sniff_kind(head)
+        if found != expect_kind:
+            what = f"{found} data" if found else "not media render knows (it may be an error page)"
+            raise DownloadError(
+                self.provider,
+                "WRONG_CONTENT",
+                f"the output was served as '{media_type}', but its bytes are {what}, not {expect_kind}",
+            )
+
+
+class _AnswerTooLarge(Exception):
+    pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the answer did not come in time (the server sent it too slowly)"
+    if isinstance(exc, _AnswerTooLarge):
+        return str(exc)
+    return f"the connection broke ({type(exc).__name__})"
+
+
+def _is_private(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True  # what cannot be read cannot be trusted
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+async def resolve_host(host: str) -> list[str]:
+    """The addresses ``host`` resolves to (an IP literal is itself)."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    try:
+        infos = await anyio.getaddrinfo(host, 443)
+    except OSError:
+        return []  # the download itself will fail to connect and say so
+    return [str(info[4][0]) for info in infos]
 
 
 class _Transient(Exception):
     pass
 
 
-def _is_json(response: httpx.Response) -> bool:
+def _json_object(response: httpx.Response) -> bool:
     try:
-        response.json()
+        return isinstance(response.json(), dict)
     except ValueError:
         return False
-    return True
 
 
 def default_error(response: httpx.Response) -> tuple[str, str]:

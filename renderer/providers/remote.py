@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from renderer.errors import ProviderError
+from renderer.errors import ProviderError, UnconfirmedSubmit
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, ProviderContext
 from renderer.providers.http import HttpApi, api_key_from, key_id, url_problem
@@ -99,3 +99,16 @@ class RemoteProvider:
 
     def retry_unconfirmed(self) -> bool:
         return self.tuning.retry_unconfirmed_submit
+
+    def created(self, job: Job) -> Job:
+        """A create answer must name the job; one that does not leaves it unknown whether one was made."""
+        if not job.id:
+            raise UnconfirmedSubmit(self.settings.name, "SUBMIT_UNCONFIRMED", "the answer named no job id")
+        return job
+
+    async def find_job(self, request: JobRequest) -> Job | None:
+        """Only when the provider block allows sending an unconfirmed submit again (it may pay twice)."""
+        return await self.submit(request) if self.retry_unconfirmed() else None
+
+    async def submit(self, request: JobRequest) -> Job:
+        raise NotImplementedError

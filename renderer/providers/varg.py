@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from renderer.errors import ProviderError
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
-from renderer.providers.http import SubmitUnconfirmed
 from renderer.providers.remote import RemoteProvider
 from renderer.records import written_digest
 from renderer.spec.model import Asset, input_path
@@ -166,25 +165,23 @@ class VargProvider(RemoteProvider):
         endpoint, body = self.endpoint_and_body(request)
         headers = {}
         if self.version == "v2":
-            headers["Idempotency-Key"] = "render-" + request.key
-        try:
-            response = await self.api.request(
-                "POST",
-                endpoint,
-                json=body,
-                headers=headers,
-                create=True,
-                idempotent=self.version == "v2" or self.retry_unconfirmed(),
-            )
-        except SubmitUnconfirmed as exc:
-            raise ProviderError(
-                self.settings.name,
-                "SUBMIT_UNCONFIRMED",
-                f"the request to create the job was sent but its answer was lost ({exc}); varg v1 has "
-                "no idempotency keys, so sending it again could pay twice. Check your varg dashboard, "
-                "or set 'retry_unconfirmed_submit: true' (or 'api: v2') in the provider block",
-            ) from None
-        return self.parse_job(response.json(), self.job_data(request, api=self.version))
+            headers["Idempotency-Key"] = "render-" + (request.idempotency_key or request.key)
+        response = await self.api.request(
+            "POST",
+            endpoint,
+            json=body,
+            headers=headers,
+            create=True,
+            idempotent=self.version == "v2" or self.retry_unconfirmed(),
+        )
+        return self.created(self.parse_job(response.json(), self.job_data(request, api=self.version)))
+
+    async def find_job(self, request: JobRequest) -> Job | None:
+        """v2: the same Idempotency-Key answers with the job the lost submit made, or makes it now if
+        that submit never arrived: one job either way. v1 has no way to find it."""
+        if self.version == "v2" or self.retry_unconfirmed():
+            return await self.submit(request)
+        return None
 
     def parse_job(self, body: dict[str, Any], data: dict[str, Any]) -> Job:
         job_id = str(body.get("job_id") or body.get("id") or "")

@@ -1,8 +1,8 @@
 """Vrex: music from a caption (ACE-Step), optionally guided by reference audio.
 
 Vrex allows 10 requests a minute per key, submits and polls together, so one limiter per key paces both.
-It has no idempotency keys: every job id is journaled the moment a submit answers, and a submit whose
-answer was lost is not sent again unless the provider block allows it.
+It has no idempotency keys and no job listing: a submit whose answer was lost stays unconfirmed in the
+journal (the user settles it with ``render resolve``) unless the provider block allows sending it again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from renderer.errors import ProviderError
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
-from renderer.providers.http import SubmitUnconfirmed
 from renderer.providers.remote import RemoteProvider
 from renderer.spec.model import Asset, input_path
 
@@ -102,25 +101,16 @@ class VrexProvider(RemoteProvider):
         return body
 
     async def submit(self, request: JobRequest) -> Job:
-        try:
-            response = await self.api.request(
-                "POST",
-                "music",
-                json=self.body(request),
-                create=True,
-                idempotent=self.retry_unconfirmed(),
-                final_codes=FINAL_CODES,
-            )
-        except SubmitUnconfirmed as exc:
-            raise ProviderError(
-                self.settings.name,
-                "SUBMIT_UNCONFIRMED",
-                f"the music request was sent but its answer was lost ({exc}); Vrex has no idempotency "
-                "keys, so sending it again could pay twice. Check your Vrex dashboard, or set "
-                "'retry_unconfirmed_submit: true' in the provider block to allow the retry",
-            ) from None
+        response = await self.api.request(
+            "POST",
+            "music",
+            json=self.body(request),
+            create=True,
+            idempotent=self.retry_unconfirmed(),
+            final_codes=FINAL_CODES,
+        )
         body = response.json()
-        job = self.parse(body, self.job_data(request))
+        job = self.created(self.parse(body, self.job_data(request)))
         if job.cost_usd is None and isinstance(body.get("estimated_cost_usd"), (int, float)):
             job.data["estimated_cost_usd"] = body["estimated_cost_usd"]
         return job

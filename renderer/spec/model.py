@@ -77,6 +77,8 @@ class Tuning:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD
     rate_limit: tuple[int, float] | None = None  # (requests, seconds) per API key
     retry_unconfirmed_submit: bool = False
+    job_deadline: float = 4 * 3600.0  # seconds a job may stay queued or running before render gives up on it
+    download_deadline: float = 3600.0  # seconds one download may take in all, however the bytes trickle
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Tuning:
@@ -97,6 +99,8 @@ class Tuning:
                 else None
             ),
             retry_unconfirmed_submit=bool(options.get("retry_unconfirmed_submit", False)),
+            job_deadline=float(options.get("job_deadline", cls.job_deadline)),
+            download_deadline=float(options.get("download_deadline", cls.download_deadline)),
         )
 
 

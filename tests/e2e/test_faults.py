@@ -122,9 +122,9 @@ def test_two_renders_of_one_project_take_turns(tmp_path: Path, cache: Path) -> N
     first = subprocess.Popen(
         [RENDER, str(spec)], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    locks = cache / "state"
+    lock = root / ".render" / "lock"
     deadline = time.monotonic() + 20
-    while not (locks.exists() and any(p.read_text() == str(first.pid) for p in locks.glob("*.lock"))):
+    while not (lock.exists() and lock.read_text() == str(first.pid)):
         assert time.monotonic() < deadline, "the first render never took the project lock"
         time.sleep(0.02)
     second = subprocess.run([RENDER, str(spec)], cwd=root, env=env, capture_output=True, text=True, timeout=120)

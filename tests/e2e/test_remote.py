@@ -76,7 +76,7 @@ def test_request_bodies_are_as_documented(tmp_path: Path, cache: Path, sandbox) 
     vrex = next(j for j in server.sandbox.jobs.values() if j["api"] == "vrex")["body"]
     assert vrex["caption"] == LONG_CAPTION and vrex["duration_ms"] == 5000 and "ref_audio_url" in vrex
     (((_, key), _),) = server.sandbox.idempotency.items()
-    assert key.startswith("render-") and len(key) == len("render-") + 64
+    assert key.startswith("render-") and len(key) == len("render-") + 16  # one per journaled attempt
 
 
 def test_model_constraints_are_checked_before_any_request(tmp_path: Path, cache: Path, sandbox) -> None:
@@ -184,15 +184,18 @@ def test_a_lost_submit_answer_is_never_blindly_sent_again(tmp_path: Path, cache:
         vrexsong: {{type: music, provider: vrex, prompt: "{LONG_CAPTION}", duration: 5}}
     """,
     )
-    code, summary = render_json(spec, "-k", cwd=tmp_path, cache=cache, env=KEYS)
-    assert code == 1
-    for name in ("v1song", "vrexsong"):
-        error = summary["assets"][name]["error"]
-        assert "SUBMIT_UNCONFIRMED" in error and "could pay twice" in error and "retry_unconfirmed_submit" in error
-    assert len(requests_of(server, "submit")) == 2  # one each, no retry
+    for _ in range(2):  # the first run and a plain second run: each asset waits, nothing is sent again
+        code, summary = render_json(spec, "-k", cwd=tmp_path, cache=cache, env=KEYS)
+        assert code == 1 and summary["totals"]["waiting"] == 2
+        for name in ("v1song", "vrexsong"):
+            assert summary["assets"][name]["status"] == "waiting"
+            assert "may have made a paid job" in summary["assets"][name]["error"]
+        assert len(requests_of(server, "submit")) == 2  # one each, ever
+    shown = render("resolve", spec, cwd=tmp_path, cache=cache, env=KEYS)
+    assert "v1song: unconfirmed on varg" in shown.stdout and "--job-id ID" in shown.stdout
     spec.write_text(spec.read_text().replace("max_retries: 4}", "max_retries: 2, retry_unconfirmed_submit: true}"))
     code, summary = render_json(spec, "v1song", cwd=tmp_path, cache=cache, env=KEYS)
-    assert "RETRIES_EXHAUSTED" in summary["assets"]["v1song"]["error"]
+    assert summary["assets"]["v1song"]["status"] == "waiting"  # allowed to resend; every resend dropped too
     assert len(requests_of(server, "submit", api="varg-v1")) == 1 + 3  # allowed: the first try and 2 retries
 
 
@@ -280,11 +283,12 @@ def test_kill_9_while_polling_resumes_the_job_instead_of_paying_again(tmp_path: 
     _wait_for(lambda: len(requests_of(server, "poll")) >= 2)
     process.kill()
     process.wait(timeout=10)
-    assert len(list((cache / "journal").iterdir())) == 2
+    journal = tmp_path / ".render" / "journal"
+    assert len(list(journal.glob("*.json"))) == 2
     code, summary = render_json(spec, cwd=tmp_path, cache=cache, env=KEYS)
     assert code == 0 and summary["totals"]["generated"] == 2
     assert len(requests_of(server, "submit")) == 2  # exactly one submit per asset, across the kill
-    assert list((cache / "journal").iterdir()) == []
+    assert list(journal.glob("*.json")) == []
 
 
 def test_ctrl_c_leaves_remote_jobs_running_and_cancel_stops_them(tmp_path: Path, cache: Path, sandbox) -> None:
@@ -294,20 +298,15 @@ def test_ctrl_c_leaves_remote_jobs_running_and_cancel_stops_them(tmp_path: Path,
     process = subprocess.Popen(
         [RENDER, str(spec)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    _wait_for(
-        lambda: (
-            len(requests_of(server, "submit")) == 1
-            and (cache / "journal").exists()
-            and any((cache / "journal").iterdir())
-        )
-    )
+    journal = tmp_path / ".render" / "journal"
+    _wait_for(lambda: any("job_id" in p.read_text() for p in journal.glob("*.json")))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130 and "the next run picks up" in stderr
     assert requests_of(server, "cancel") == []
     result = render("cancel", spec, cwd=tmp_path, cache=cache, env=KEYS)
     assert result.returncode == 0 and "cancelled clip" in result.stdout
-    assert len(requests_of(server, "cancel")) == 1 and list((cache / "journal").iterdir()) == []
+    assert len(requests_of(server, "cancel")) == 1 and list(journal.glob("*.json")) == []
     assert (
         render("cancel", spec, cwd=tmp_path, cache=cache, env=KEYS).stdout.strip().endswith("no remote jobs pending.")
     )

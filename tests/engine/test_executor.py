@@ -10,9 +10,9 @@ import pytest
 from renderer.engine.executor import GenerateTask, LocalExecutor
 from renderer.engine.journal import Journal
 from renderer.engine.pool import ProviderPool
-from renderer.errors import ProviderError
+from renderer.errors import JobWaiting, ProviderError
 from renderer.providers import registry
-from renderer.providers.base import ProviderContext
+from renderer.providers.base import ProviderContext, mark_submit_sending
 from renderer.spec.model import ProviderSettings
 from tests.fakes.providers import FakePaidProvider
 from tests.fakes.requests import request
@@ -59,7 +59,7 @@ def test_a_paid_job_is_journaled_while_it_runs_and_its_output_fetched(tmp_path: 
 def test_a_journaled_job_is_resumed_not_submitted_again(tmp_path: Path) -> None:
     executor, journal = executor_at(tmp_path)
     FakePaidProvider.jobs["job77"] = {"asset": "a", "done_at": 0.0, "failed": False}
-    journal.record("2" * 64, {"provider": "fake", "job_id": "job77", "asset": "a"})
+    journal.submitted(journal.intend("2" * 64, "fake", "a", ""), "job77", {})
     generated = anyio.run(executor.execute, GenerateTask("fake", request(key="2" * 64)))
     assert generated.resumed and generated.job.id == "job77" and FakePaidProvider.count("submit") == 0
 
@@ -71,3 +71,103 @@ def test_a_failed_job_raises_with_the_provider_code_and_clears_the_journal(tmp_p
         anyio.run(executor.execute, GenerateTask("fake", request(key="3" * 64, prompt="bad")))
     assert info.value.code == "PROMPT_FILTER_REJECTED" and info.value.provider == "fake"
     assert journal.get("3" * 64) is None
+
+
+def test_the_intent_is_durable_before_the_request_leaves(tmp_path: Path) -> None:
+    executor, journal = executor_at(tmp_path)
+    seen: list[object] = []
+    original_submit = FakePaidProvider.submit
+
+    async def watching_submit(self, request):  # type: ignore[no-untyped-def]
+        seen.append(journal.get("4" * 64))
+        return await original_submit(self, request)
+
+    FakePaidProvider.submit = watching_submit  # type: ignore[method-assign]
+    try:
+        anyio.run(executor.execute, GenerateTask("fake", request(key="4" * 64, prompt="p")))
+    finally:
+        FakePaidProvider.submit = original_submit  # type: ignore[method-assign]
+    assert seen and seen[0] is not None and seen[0].waiting  # written, with no job id yet
+    assert journal.get("4" * 64) is not None and journal.get("4" * 64).job_id  # the id came with the answer
+
+
+@pytest.mark.parametrize("fault", ["unconfirmed", "garbled"])
+def test_an_unconfirmed_submit_waits_across_runs_until_resolved(tmp_path: Path, fault: str) -> None:
+    executor, journal = executor_at(tmp_path)
+    FakePaidProvider.submit_faults = [fault]
+    with pytest.raises(JobWaiting) as info:
+        anyio.run(executor.execute, GenerateTask("fake", request(key="5" * 64, prompt="p")))
+    assert "may have made a paid job" in info.value.message and "render resolve" in info.value.message
+    made = list(FakePaidProvider.jobs)
+    for _ in range(2):  # later runs: still waiting, nothing sent
+        executor, journal = executor_at(tmp_path)
+        with pytest.raises(JobWaiting):
+            anyio.run(executor.execute, GenerateTask("fake", request(key="5" * 64, prompt="p")))
+    assert FakePaidProvider.count("submit") == 1
+    entry = journal.get("5" * 64)
+    assert entry is not None
+    journal.submitted(entry, made[0], {})  # what `render resolve --job-id` does
+    generated = anyio.run(executor.execute, GenerateTask("fake", request(key="5" * 64, prompt="p")))
+    assert generated.job.id == made[0] and generated.resumed and FakePaidProvider.count("submit") == 1
+
+
+def test_a_refused_submit_clears_the_intent(tmp_path: Path) -> None:
+    executor, journal = executor_at(tmp_path)
+    FakePaidProvider.submit_faults = ["refused"]
+    with pytest.raises(ProviderError):
+        anyio.run(executor.execute, GenerateTask("fake", request(key="6" * 64, prompt="p")))
+    assert journal.get("6" * 64) is None  # proof that no job was made: the next run may submit
+
+
+def test_a_provider_with_idempotency_keys_finds_the_lost_job_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.BUILTIN, "fake", "tests.fakes.providers:FakeIdempotentProvider")
+    registry.provider_class.cache_clear()
+    executor, journal = executor_at(tmp_path)
+    FakePaidProvider.submit_faults = ["unconfirmed"]
+    with pytest.raises(JobWaiting):
+        anyio.run(executor.execute, GenerateTask("fake", request(key="7" * 64, prompt="p")))
+    executor, journal = executor_at(tmp_path)
+    generated = anyio.run(executor.execute, GenerateTask("fake", request(key="7" * 64, prompt="p")))
+    assert FakePaidProvider.count("submit") == 1 and FakePaidProvider.count("find") == 1
+    assert generated.job.id == next(iter(FakePaidProvider.jobs))
+
+
+def test_an_interrupt_before_the_request_leaves_leaves_nothing_unconfirmed(tmp_path: Path) -> None:
+    executor, journal = executor_at(tmp_path)
+    original_submit = FakePaidProvider.submit
+
+    async def pacing_submit(self, request):  # type: ignore[no-untyped-def]
+        mark_submit_sending(False)  # waiting for a rate limiter, say
+        await anyio.sleep(10)
+        return await original_submit(self, request)
+
+    FakePaidProvider.submit = pacing_submit  # type: ignore[method-assign]
+
+    async def interrupted() -> None:
+        with anyio.move_on_after(0.2):
+            await executor.execute(GenerateTask("fake", request(key="8" * 64, prompt="p")))
+
+    try:
+        anyio.run(interrupted)
+    finally:
+        FakePaidProvider.submit = original_submit  # type: ignore[method-assign]
+    assert journal.get("8" * 64) is None
+
+
+def test_a_job_past_its_deadline_fails_and_stays_journaled(tmp_path: Path) -> None:
+    (tmp_path / "scratch").mkdir(exist_ok=True)
+    settings = {"poll_interval": 0.01, "max_poll_interval": 0.02, "job_deadline": 0.05}
+    pool = ProviderPool({"fake": ProviderSettings("fake", "fake", settings)}, ProviderContext(tmp_path / "scratch", {}))
+    journal = Journal(tmp_path / "journal")
+    FakePaidProvider.latency = 3600
+    try:
+        with pytest.raises(ProviderError) as info:
+            anyio.run(
+                LocalExecutor(pool, journal, tmp_path / "scratch").execute, GenerateTask("fake", request(key="9" * 64))
+            )
+    finally:
+        FakePaidProvider.latency = 0.05
+    assert info.value.code == "DEADLINE" and "job_deadline" in info.value.message
+    assert journal.get("9" * 64) is not None and journal.get("9" * 64).job_id

@@ -43,7 +43,7 @@ ASSET = Asset(
 
 def test_a_generated_output_is_probed_cached_and_its_journal_entry_removed(tmp_path: Path) -> None:
     generation, executor, cache, journal = make(tmp_path, {})
-    journal.record("k" * 64, {"provider": "local", "job_id": "job-9"})
+    journal.submitted(journal.intend("k" * 64, "local", "a", "r"), "job-9", {})
     record = anyio.run(generation.generate, ASSET, "k" * 64, [])
     assert executor.tasks[0].request.key == "k" * 64 and executor.tasks[0].provider == "local"
     assert (record.probe.width, record.probe.height, record.media_type) == (3, 2, "image/png")

@@ -1,20 +1,44 @@
-"""The journal of submitted paid jobs."""
+"""The write-ahead journal of paid jobs: intent, submitted, unconfirmed; durable, readable by another run."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from renderer.engine.journal import Journal
+from renderer.engine.journal import Journal, JournalEntry
 
 
-def test_entries_are_durable_files_named_by_the_bare_key(tmp_path: Path) -> None:
+def test_an_intent_is_written_before_the_job_id_and_both_survive_for_another_run(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j")
-    journal.record("a" * 64, {"provider": "varg", "job_id": "j1", "asset": "clip"})
+    intent = journal.intend("a" * 64, "varg", "clip", "r" * 64)
     written = json.loads((tmp_path / "j" / ("a" * 64 + ".json")).read_text())
-    assert written["key"] == "sha256:" + "a" * 64  # prefixed where written out
-    assert Journal(tmp_path / "j").get("a" * 64)["job_id"] == "j1"  # another run sees it
+    assert written["key"] == "sha256:" + "a" * 64 and "job_id" not in written  # prefixed where written out
+    again = Journal(tmp_path / "j").get("a" * 64)
+    assert again is not None and again.waiting and again.attempt == intent.attempt and len(intent.attempt) == 16
+    journal.submitted(intent, "j1", {"api": "v1"})
+    entry = Journal(tmp_path / "j").get("a" * 64)
+    assert entry is not None and entry.job_id == "j1" and not entry.waiting and entry.data == {"api": "v1"}
+
+
+def test_an_unconfirmed_entry_says_why_and_damaged_files_are_passed_over(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    entry = journal.mark_unconfirmed(journal.intend("a" * 64, "vrex", "song", ""), "the server answered 504")
+    assert entry.why() == "the server answered 504"
+    assert "in flight" in journal.intend("c" * 64, "vrex", "other", "").why()
     (tmp_path / "j" / ("b" * 64 + ".json")).write_text("{not json")
-    assert [e["job_id"] for e in journal.pending()] == ["j1"]  # a damaged entry is passed over
+    (tmp_path / "j" / ("d" * 64 + ".json")).write_text("[1, 2]")  # a list where an object belongs
+    assert [e.asset for e in journal.pending()] == ["song", "other"]
     journal.remove("a" * 64)
-    assert journal.get("a" * 64) is None and journal.pending() == []
+    assert journal.get("a" * 64) is None and [e.asset for e in journal.pending()] == ["other"]
+
+
+def test_entries_of_the_old_layout_are_read_and_adopted(tmp_path: Path) -> None:
+    legacy = tmp_path / "cache" / "journal"
+    legacy.mkdir(parents=True)
+    old = {"key": "sha256:" + "e" * 64, "provider": "varg", "job_id": "job_7", "asset": "clip", "data": {}}
+    (legacy / ("e" * 64 + ".json")).write_text(json.dumps(old))
+    (legacy / ("f" * 64 + ".json")).write_text(json.dumps({**old, "key": "sha256:" + "f" * 64, "asset": "other"}))
+    journal = Journal(tmp_path / "state")
+    assert journal.adopt_legacy(legacy, {"clip"}) == 1
+    assert journal.get("e" * 64) == JournalEntry("e" * 64, "varg", "clip", job_id="job_7", data={})
+    assert not (legacy / ("e" * 64 + ".json")).exists() and (legacy / ("f" * 64 + ".json")).exists()

@@ -82,11 +82,11 @@ def test_an_interrupted_run_resumes_the_submitted_job_instead_of_paying_again(tm
 
         anyio.run(interrupted)
         assert FakePaidProvider.count("submit") == 1
-        assert len(list((tmp_path / "c" / "journal").iterdir())) == 1
+        assert len(list((tmp_path / ".render" / "journal").iterdir())) == 1
         result = render(spec, tmp_path / "c")
         assert result.count("generated") == 1
         assert FakePaidProvider.count("submit") == 1  # resumed, not paid for twice
-        assert not list((tmp_path / "c" / "journal").iterdir())
+        assert not list((tmp_path / ".render" / "journal").iterdir())
     finally:
         FakePaidProvider.latency = 0.05
 
@@ -98,7 +98,7 @@ def test_a_failed_job_names_the_provider_code_and_clears_the_journal(tmp_path: P
     assert result.outcomes["a1"].status == "failed"
     assert result.outcomes["a1"].error == "fake refused the job: PROMPT_FILTER_REJECTED: not allowed"
     assert result.outcomes["a0"].status == "generated"
-    assert not list((tmp_path / "c" / "journal").iterdir())
+    assert not list((tmp_path / ".render" / "journal").iterdir())
 
 
 def test_longest_chain_starts_first(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import anyio
 
+from renderer.errors import ProviderError, UnconfirmedSubmit
 from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
 from renderer.spec.model import Asset, ProviderSettings
 
@@ -27,11 +28,16 @@ class FakePaidProvider:
     peak: ClassVar[int] = 0
     latency: ClassVar[float] = 0.05
     fail_prompts: ClassVar[set[str]] = set()
+    # what the next submits meet: "unconfirmed" (the job is made, the answer lost), "refused" (no job),
+    # "garbled" (the job is made, the answer cannot be read)
+    submit_faults: ClassVar[list[str]] = []
+    jobs_by_idempotency: ClassVar[dict[str, str]] = {}
     _ids = itertools.count(1)
 
     @classmethod
     def reset(cls) -> None:
         cls.jobs, cls.calls, cls.running, cls.peak, cls.fail_prompts = {}, [], 0, 0, set()
+        cls.submit_faults = []
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
         self.settings = settings
@@ -48,12 +54,21 @@ class FakePaidProvider:
         return f"fake://{item.sha256}"
 
     async def submit(self, request: JobRequest) -> Job:
+        fault = self.submit_faults.pop(0) if self.submit_faults else None
+        if fault == "refused":
+            self.calls.append(("refused", request.asset))
+            raise ProviderError("fake", "VALIDATION_ERROR", "refused before any job was made")
         job_id = f"job{next(self._ids)}"
         self.calls.append(("submit", request.asset))
+        self.jobs_by_idempotency[request.idempotency_key] = job_id
         failed = request.params.get("prompt") in self.fail_prompts
         self.jobs[job_id] = {"asset": request.asset, "done_at": time.monotonic() + self.latency, "failed": failed}
         type(self).running += 1
         type(self).peak = max(self.peak, self.running)
+        if fault == "unconfirmed":
+            raise UnconfirmedSubmit("fake", "SUBMIT_UNCONFIRMED", "the server answered 504")
+        if fault == "garbled":
+            raise KeyError("job_id")
         return Job(id=job_id, state=JobState.QUEUED)
 
     async def poll(self, job: Job) -> Job:
@@ -85,3 +100,12 @@ class FakePaidProvider:
     @classmethod
     def count(cls, kind: str) -> int:
         return sum(1 for call, _ in cls.calls if call == kind)
+
+
+class FakeIdempotentProvider(FakePaidProvider):
+    """Finds the job of a lost submit by its idempotency key, as varg v2 does."""
+
+    async def find_job(self, request: JobRequest) -> Job | None:
+        self.calls.append(("find", request.asset))
+        job_id = self.jobs_by_idempotency.get(request.idempotency_key)
+        return Job(id=job_id, state=JobState.QUEUED) if job_id else await self.submit(request)

@@ -62,9 +62,22 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def session_with(handler: Callable[[httpx.Request], httpx.Response]) -> tuple[HttpSession, Sleeps]:
+class Resolver:
+    """Names resolve as this table says (a public address otherwise): DNS without the network."""
+
+    def __init__(self, table: dict[str, list[str]] | None = None) -> None:
+        self.table = table or {}
+
+    async def __call__(self, host: str) -> list[str]:
+        return self.table.get(host, ["93.184.215.14"])
+
+
+def session_with(
+    handler: Callable[[httpx.Request], httpx.Response], resolver: Resolver | None = None
+) -> tuple[HttpSession, Sleeps]:
     sleeps = Sleeps()
-    return HttpSession(transport=httpx.MockTransport(handler), sleep=sleeps), sleeps
+    session = HttpSession(transport=httpx.MockTransport(handler), sleep=sleeps, resolver=resolver or Resolver())
+    return session, sleeps
 
 
 def dropped(message: str = "server closed the connection") -> httpx.RemoteProtocolError:
