@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser(command).parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
+    terminated = _stop_on_sigterm_as_on_ctrl_c()
     try:
         if command == "validate":
             return _validate(args)
@@ -166,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         return _render(args, mode)
     except KeyboardInterrupt:
         print(
-            "render: interrupted. Finished assets are saved in the cache and the lockfile; "
-            "the next run picks up where this one stopped.",
+            f"render: {'terminated (SIGTERM)' if terminated else 'interrupted'}. Finished assets are saved in the "
+            "cache and the lockfile, and paid jobs in the journal; the next run picks up where this one stopped.",
             file=sys.stderr,
         )
-        return 130
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 1
     except Exception as exc:
@@ -180,6 +181,29 @@ def main(argv: list[str] | None = None) -> int:
             _print_error(exc, getattr(args, "json", False))
             return exc.exit_status
         raise
+
+
+def _stop_on_sigterm_as_on_ctrl_c() -> list[int]:
+    """SIGTERM (what CI sends on cancel) takes the path Ctrl-C takes: inside the event loop, asyncio's
+    SIGINT handler cancels the run, so local jobs stop their ffmpeg children and finished work and the
+    journal are kept; outside it, KeyboardInterrupt. Returns a list that holds the signal once one came."""
+    import signal
+
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        received.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (render called as a library): leave signals alone
+        pass
+    return received
 
 
 def _print_error(exc: Exception, json_mode: bool) -> None:
@@ -353,6 +377,8 @@ def _render_slow(
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
+    for note in result.notes:
+        print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
     if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)

@@ -1,7 +1,8 @@
 """Finding outputs that already exist, and copying them out.
 
-An output is found in the cache by its key, or else adopted from the output directory when the lockfile
-vouches for that key and the file there still has the locked sha256 (the cache was cleared, say). Outputs
+An output is found in the cache by its key, or else adopted where the lockfile vouches for that key: from
+the blob store when it holds the locked sha256 (the cache index was lost), or from the output directory
+when the file there still has it (the cache was cleared, say). Outputs
 are copied out of the cache, never linked, so an edited output cannot corrupt the cache; a file that
 already holds the right bytes is left alone.
 """
@@ -59,8 +60,12 @@ class Outputs:
         if record is not None:
             return record
         entry = self.locked.get(asset.name)
-        if entry is None or entry.key != key or not entry.sha256:
+        if entry is None or entry.key != key or not entry.sha256 or entry.bytes is None:
             return None
+        if self.cache.store.has(entry.sha256, entry.bytes):
+            found = await self._adopt_blob(entry, key, adopt=adopt)
+            if found is not None:
+                return found
         dest = self.path_of(asset)
         try:
             if dest.stat().st_size != entry.bytes:
@@ -76,6 +81,22 @@ class Outputs:
             await anyio.to_thread.run_sync(shutil.copyfile, dest, copy)
             await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
         return record
+
+    async def _adopt_blob(self, entry: LockEntry, key: str, *, adopt: bool) -> OutputRecord | None:
+        """The record of a blob the index lost, verified by its sha256 and taken back into the index."""
+        assert entry.sha256 is not None
+        copy = self.cache.scratch / f"adopt-{entry.sha256}{Path(entry.output or '').suffix}"
+        try:
+            digest = await anyio.to_thread.run_sync(self.cache.store.copy_to, entry.sha256, copy)
+            if digest != entry.sha256:
+                self.cache.store.remove(entry.sha256)  # damaged bytes: made again, never served
+                return None
+            record = await anyio.to_thread.run_sync(_record_from_lock, entry, copy)
+            if adopt:
+                await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
+            return record
+        finally:
+            copy.unlink(missing_ok=True)
 
     async def copy_out(self, asset: Asset, key: str, record: OutputRecord) -> None:
         """Make the output file hold the record's bytes, copying from the cache only when it does not.

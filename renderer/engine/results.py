@@ -63,6 +63,7 @@ class RunResult:
     lock_current: bool = True
     lock_problems: list[str] = field(default_factory=list)
     manifest: Path | None = None
+    notes: list[str] = field(default_factory=list)  # what the user should know about the run as a whole
 
     def count(self, status: AssetStatus) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)

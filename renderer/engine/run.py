@@ -183,7 +183,7 @@ class Run:
         problems = self.planner.lock_problems
         if self.whole_project:
             problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()]
-        return RunResult(outcomes, lock_current=not problems, lock_problems=problems)
+        return RunResult(outcomes, lock_current=not problems, lock_problems=problems, notes=self.cache.notes)
 
     # ---- render
 
@@ -312,7 +312,7 @@ class Run:
                 self.hasher.stamps,
                 {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
             )
-        return RunResult(outcomes, manifest=manifest)
+        return RunResult(outcomes, manifest=manifest, notes=self.cache.notes)
 
 
 def run_project(

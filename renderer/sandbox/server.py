@@ -7,7 +7,10 @@ without spending money, and for testing the clients end to end.
     /_sandbox/log                 every request seen, as JSON (also appended to ``log_path``)
 
 Outputs are made by the local provider (small, to stay fast). Faults are injected by configuration:
-429 with Retry-After, 500/502/503, dropped connections, malformed JSON, slow or failed jobs, a wrong media type.
+429 with Retry-After, 500/502/503, dropped connections, malformed JSON, slow or failed jobs, a wrong media type,
+and faults after a job was created (``created-500``, ``created-502``, ``created-504``, ``created-drop``,
+``created-malformed``): the job exists and costs money, but the answer does not say so. Every created job
+is logged (kind ``created``) with its prompt and a fingerprint of its body, to count duplicates.
 """
 
 from __future__ import annotations
@@ -109,6 +112,16 @@ class Sandbox:
         job_id = f"job_{next(self.ids):06d}" if api != "vrex" else f"{next(self.ids):08d}-0000-4000-8000-000000000000"
         latency = next((s for word, s in self.config.slow_prompts.items() if word in prompt), self.config.latency)
         failed = any(word in prompt for word in self.config.fail_prompts)
+        self.record(
+            {
+                "t": time.time(),
+                "api": api,
+                "kind": "created",
+                "job": job_id,
+                "prompt": prompt,
+                "fingerprint": hashlib.sha256(json.dumps([endpoint, body], sort_keys=True).encode()).hexdigest(),
+            }
+        )
         job = {
             "id": job_id,
             "api": api,
@@ -346,8 +359,17 @@ class _Api:
             }
         )
         fault = self.sandbox.fault_for(kind)
+        self.after_create: str | None = None
         if fault is None:
             return None
+        if fault.startswith("created-"):
+            if kind == "submit":
+                self.after_create = fault.removeprefix("created-")  # answered once the job exists
+                return None
+            fault = fault.removeprefix("created-")
+        return self.answer_fault(fault)
+
+    def answer_fault(self, fault: str) -> str:
         if fault == "drop":
             raise Dropped
         if fault == "malformed":
@@ -476,6 +498,9 @@ class VargApi(_Api):
         self.sandbox.server_cache[fingerprint] = job["id"]
         if self.version == "v2" and self.h.headers.get("Idempotency-Key"):
             self.sandbox.idempotency[(key, self.h.headers["Idempotency-Key"])] = job["id"]
+        if self.after_create:
+            self.answer_fault(self.after_create)
+            return
         self.h.send(202, self.job_json(job), headers={"X-Cache": "HIT" if job.get("cache_hit") else "MISS"})
 
     def upload(self) -> None:
@@ -666,6 +691,9 @@ class VrexApi(_Api):
         self.sandbox.usage_ms[key] = self.sandbox.usage_ms.get(key, 0) + int(duration_ms)
         body = {**body, "duration_ms": int(duration_ms)}
         job = self.sandbox.new_job("vrex", "music", body, key, caption, [])
+        if self.after_create:
+            self.answer_fault(self.after_create)
+            return
         self.h.send(
             202,
             {

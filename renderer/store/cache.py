@@ -1,13 +1,18 @@
 """The content-addressed cache: cache key -> OutputRecord (diskcache index), record -> bytes (a Store).
 
 Entries never expire by age. A record is only written after its bytes are safely in the store. The index
-holds keys as ``sha256:<hex>`` and records as plain dicts: the format of caches already on disk.
+holds keys as ``sha256:<hex>`` and records as plain dicts: the format of caches already on disk. The index
+is itself a cache: a damaged one is set aside (with a note) and filled again from the blobs, which the
+lockfile names by sha256 (engine/outputs.py).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from renderer.records import OutputRecord, written_digest
 from renderer.store.blobs import LocalStore, Store
@@ -31,7 +36,19 @@ class Cache:
         self.scratch.mkdir(exist_ok=True)
         self.store: Store = store or LocalStore(root / "blobs")
         self.damaged: list[str] = []
-        self._index = diskcache.Cache(str(root / "index"), eviction_policy="none", size_limit=2**62)
+        self.notes: list[str] = []
+        index = root / "index"
+        try:
+            self._index = _open_index(diskcache, index)
+        except sqlite3.DatabaseError as exc:
+            # The index is a cache of what the blobs and the lockfile say: set it aside and start afresh.
+            aside = index.with_name(f"index.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+            os.replace(index, aside)
+            self._index = _open_index(diskcache, index)
+            self.notes.append(
+                f"note: the cache index was damaged ({exc}); it was moved to {aside} and is rebuilt from "
+                "the blobs and the lockfile as outputs are found"
+            )
 
     def get(self, key: str) -> OutputRecord | None:
         """The record for ``key`` when its bytes are present too. A record whose bytes are missing or of the
@@ -58,3 +75,13 @@ class Cache:
 
     def close(self) -> None:
         self._index.close()
+
+
+def _open_index(diskcache: Any, path: Path) -> Any:
+    index = diskcache.Cache(str(path), eviction_policy="none", size_limit=2**62)
+    try:
+        index.get("sha256:probe")  # a damaged file can open and fail at the first read
+    except BaseException:
+        index.close()
+        raise
+    return index
