@@ -1,7 +1,8 @@
 """Generation: making an output that does not exist yet.
 
 ``Generation`` takes a slot of the asset's provider block and one of the run (``--jobs``), both by
-priority (the longest chain ahead first), hands the job to the ``Executor``, probes what came back, and
+priority (the longest chain ahead first), copies the inputs as they were hashed (inputs.InputCopies),
+hands the job to the ``Executor``, probes what came back, and
 puts it in the cache before the journal entry goes.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 
 from renderer.engine.executor import Executor, GenerateTask
+from renderer.engine.inputs import InputCopies
 from renderer.engine.journal import Journal
 from renderer.engine.pool import ProviderPool
 from renderer.engine.scheduler import PrioritySlots
@@ -53,8 +56,10 @@ class Generation:
         jobs: int,
         priority: Mapping[str, int],
         on_start: Callable[[str, str], None],
+        project_root: Path,
         clock: Callable[[], str] = utc_now,
     ) -> None:
+        self.project_root = project_root
         self.pool = pool
         self.executor = executor
         self.cache = cache
@@ -67,9 +72,16 @@ class Generation:
 
     async def generate(self, asset: Asset, key: str, files: list[InputFile]) -> OutputRecord:
         rank = self.priority.get(asset.name, 0)
-        async with self.pool.slots(asset.provider).hold(rank), self.slots.hold(rank):
-            self.on_start(asset.name, asset.provider)
-            generated = await self.executor.execute(GenerateTask(asset.provider, request_of(asset, key, files)))
+        copies = InputCopies(self.cache.scratch, self.cache.store, self.project_root)
+        try:
+            async with self.pool.slots(asset.provider).hold(rank), self.slots.hold(rank):
+                self.on_start(asset.name, asset.provider)
+                upstream = {ref.slot for ref in asset.inputs if ref.kind != "file"}
+                taken = await copies.take(files, upstream)
+                generated = await self.executor.execute(GenerateTask(asset.provider, request_of(asset, key, taken)))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(copies.remove)
         try:
             info = MediaInfo.from_dict(await anyio.to_thread.run_sync(probe, generated.path))
         except Exception:  # a file ffmpeg cannot read is still the provider's output; it has a type

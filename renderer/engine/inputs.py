@@ -2,23 +2,32 @@
 
 A file whose size and mtime are what they were when it was last hashed (in this run, or in the last
 complete run, from the no-op snapshot) is not read again; files over 1 MiB are hashed in a worker thread.
+
+Before a job runs, ``snapshot`` copies its inputs into scratch space, hashing as it copies: the job reads
+exactly the bytes its key was computed from, whatever happens to the project's files meanwhile, and a
+file that changed since it was hashed fails the asset instead of caching an output under the wrong key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
 
+from renderer.errors import AssetError
 from renderer.media.types import media_type_of
 from renderer.providers.base import InputFile
 from renderer.records import FileStamp
 from renderer.spec.model import Asset, Project
 from renderer.store.atomic import sha256_file
+from renderer.store.blobs import Store, copy_hashing
 
 BIG_FILE = 1 << 20
 
@@ -66,3 +75,42 @@ class InputHasher:
             hashes[ref.slot] = digest
             files.append(InputFile(ref.slot, path, digest, media_type_of(path)))
         return Inputs(files, hashes)
+
+
+class InputCopies:
+    """The inputs of one job, copied into scratch space as they were hashed; removed when the job is done."""
+
+    def __init__(self, scratch: Path, store: Store, project_root: Path) -> None:
+        self.directory = scratch / f"inputs-{uuid.uuid4().hex}"
+        self.store = store
+        self.project_root = project_root
+
+    async def take(self, files: list[InputFile], upstream: set[str]) -> list[InputFile]:
+        """Copies of ``files``; those in ``upstream`` (slots fed by other assets) come from the blob store,
+        whose bytes cannot change under us."""
+        taken = []
+        for index, item in enumerate(files):
+            copy = self.directory / str(index) / item.path.name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if item.slot in upstream:
+                digest = await anyio.to_thread.run_sync(self.store.copy_to, item.sha256, copy)
+            else:
+                digest = await anyio.to_thread.run_sync(_copy_file, item.path, copy)
+            if digest != item.sha256:
+                shown = os.path.relpath(item.path, self.project_root) if item.slot not in upstream else item.slot
+                raise AssetError(
+                    f"input '{shown}' changed while render ran: its bytes are no longer those the cache key was "
+                    "made from, so nothing was made from it; render again"
+                )
+            taken.append(replace(item, path=copy))
+        return taken
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _copy_file(source: Path, dest: Path) -> str:
+    mode = os.stat(source).st_mode
+    if not stat.S_ISREG(mode):
+        raise AssetError(f"input '{source}' is not a regular file")
+    return copy_hashing(source, dest)

@@ -119,6 +119,7 @@ class Run:
             jobs=options.jobs,
             priority=self.priority,
             on_start=reporter.started,
+            project_root=project.root,
             clock=clock,
         )
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)

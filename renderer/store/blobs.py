@@ -49,7 +49,7 @@ class LocalStore:
             os.replace(source, target)
         except OSError:  # another filesystem: copy, then rename into place
             tmp = target.with_name(target.name + ".tmp")
-            _copy_hashing(source, tmp, durable=True)
+            copy_hashing(source, tmp, durable=True)
             os.replace(tmp, target)
         os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         fsync_dir(target.parent)
@@ -58,7 +58,7 @@ class LocalStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.render-tmp")
         try:
-            written = _copy_hashing(self.path(digest), tmp)
+            written = copy_hashing(self.path(digest), tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)
         except BaseException:
@@ -70,7 +70,7 @@ class LocalStore:
         self.path(digest).unlink(missing_ok=True)
 
 
-def _copy_hashing(source: Path, dest: Path, *, durable: bool = False) -> str:
+def copy_hashing(source: Path, dest: Path, *, durable: bool = False) -> str:
     """Copy and hash in one pass. Only copies into the store are fsynced: an output directory's copy can
     always be made again from the store, so it need not pay for a disk flush."""
     digest = hashlib.sha256()

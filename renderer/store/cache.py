@@ -8,11 +8,14 @@ lockfile names by sha256 (engine/outputs.py).
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sqlite3
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from renderer.records import OutputRecord, written_digest
 from renderer.store.blobs import LocalStore, Store
@@ -32,8 +35,7 @@ class Cache:
 
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.scratch = root / "tmp"
-        self.scratch.mkdir(exist_ok=True)
+        self.scratch = Scratch.claim(root / "tmp")
         self.store: Store = store or LocalStore(root / "blobs")
         self.damaged: list[str] = []
         self.notes: list[str] = []
@@ -75,6 +77,48 @@ class Cache:
 
     def close(self) -> None:
         self._index.close()
+        Scratch.release(self.scratch)
+
+
+class Scratch:
+    """One scratch directory per run (``tmp/run-<pid>-<random>``), held by a lock on its ``.lock`` file for
+    as long as the run lives. A run that was killed leaves its directory unlocked: the next run removes it.
+    Runs of other projects that share the cache hold their locks, so theirs are left alone."""
+
+    held: dict[str, IO[bytes]] = {}
+
+    @classmethod
+    def claim(cls, parent: Path) -> Path:
+        parent.mkdir(exist_ok=True)
+        cls.clean_abandoned(parent)
+        directory = parent / f"run-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        directory.mkdir()
+        handle = open(directory / ".lock", "wb")  # noqa: SIM115 - held open for the run's lifetime
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        cls.held[str(directory)] = handle
+        return directory
+
+    @classmethod
+    def release(cls, directory: Path) -> None:
+        handle = cls.held.pop(str(directory), None)
+        shutil.rmtree(directory, ignore_errors=True)
+        if handle is not None:
+            handle.close()
+
+    @staticmethod
+    def clean_abandoned(parent: Path) -> None:
+        for entry in parent.iterdir():
+            if entry.is_dir() and entry.name.startswith("run-"):
+                try:
+                    with open(entry / ".lock", "rb") as handle:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: nobody holds it
+                        shutil.rmtree(entry, ignore_errors=True)
+                except BlockingIOError:
+                    continue  # a live run
+                except OSError:
+                    shutil.rmtree(entry, ignore_errors=True)  # no lock file: a run killed as it began
+            elif entry.is_file() and time.time() - entry.stat().st_mtime > 3600:
+                entry.unlink(missing_ok=True)  # loose files of render before per-run scratch
 
 
 def _open_index(diskcache: Any, path: Path) -> Any:

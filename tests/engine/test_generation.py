@@ -31,6 +31,7 @@ def make(tmp_path: Path, locked: dict[str, LockEntry]) -> tuple[Generation, Reco
         jobs=2,
         priority={},
         on_start=lambda name, provider: started.append(name),
+        project_root=tmp_path,
         clock=lambda: "2030-01-01T00:00:00Z",
     )
     return generation, executor, cache, journal
