@@ -9,12 +9,16 @@ from tests.helpers import SMALL_PROJECT, write
 E2E = Path(__file__).parent / "e2e"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/e2e runs the real command or real servers: marked e2e, so that
-    ``pytest -m "not e2e"`` is the fast unit run."""
+    ``pytest -m "not e2e"`` is the fast unit run. The full fault sweep runs only when asked for
+    (``pytest -m full_faults``)."""
+    full = "full_faults" in (config.getoption("markexpr") or "")
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
+        if "full_faults" in item.keywords and not full:
+            item.add_marker(pytest.mark.skip(reason="the full fault sweep runs with: pytest -m full_faults"))
 
 
 @pytest.fixture

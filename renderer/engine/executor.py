@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import anyio
 
 from renderer.engine.journal import Journal, JournalEntry
-from renderer.errors import JobWaiting, ProviderError, UnconfirmedSubmit
+from renderer.errors import AssetError, JobWaiting, ProviderError, UnconfirmedSubmit
+from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import (
     SUBMIT_ATTEMPT,
     FindsJobs,
@@ -129,7 +130,20 @@ class LocalExecutor:
                     return found, True, time.time()
             raise JobWaiting(waiting_message(entry))
         await self._upload(provider, request)
-        entry = await _durably(self.journal.intend, request.key, task.provider, request.asset, request_digest(request))
+        try:
+            entry = await _durably(
+                self.journal.intend,
+                request.key,
+                task.provider,
+                request.asset,
+                request_digest(request),
+                {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format))},
+            )
+        except OSError as exc:
+            raise AssetError(
+                f"cannot write the journal of paid jobs in {self.journal.directory} ({exc.strerror or exc}), so "
+                f"nothing was sent to {task.provider}; free some space or fix the folder, then render again"
+            ) from None
         request.idempotency_key = entry.attempt
         submitted = await self._submit(entry, request, provider.submit)
         assert submitted is not None
@@ -159,7 +173,14 @@ class LocalExecutor:
         finally:
             SUBMIT_ATTEMPT.reset(token)
         if job is not None:
-            await _durably(self.journal.submitted, entry, job.id, job.data)
+            try:
+                await _durably(self.journal.submitted, entry, job.id, job.data)
+            except OSError as exc:
+                raise JobWaiting(
+                    f"{entry.provider} made job {job.id}, but render could not write its id to the journal in "
+                    f"{self.journal.directory} ({exc.strerror or exc}). Once the disk has room, run "
+                    f"'render resolve SPEC {entry.asset} --job-id {job.id}' and render again to collect it"
+                ) from None
         return job
 
     async def aclose(self) -> None:

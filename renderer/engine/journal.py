@@ -87,13 +87,19 @@ class Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self._path(entry.key), entry.to_json())
 
-    def intend(self, key: str, provider: str, asset: str, request: str) -> JournalEntry:
-        entry = JournalEntry(key, provider, asset, request, uuid.uuid4().hex[:16], intended_at=time.time())
+    def intend(
+        self, key: str, provider: str, asset: str, request: str, data: dict[str, Any] | None = None
+    ) -> JournalEntry:
+        """``data``: what following the job needs before the provider has said anything (what kind of media
+        it must deliver); the provider's own job data replaces it when the job id comes."""
+        entry = JournalEntry(
+            key, provider, asset, request, uuid.uuid4().hex[:16], intended_at=time.time(), data=data or {}
+        )
         self.write(entry)
         return entry
 
     def submitted(self, entry: JournalEntry, job_id: str, data: dict[str, Any]) -> JournalEntry:
-        entry = entry._replace(job_id=job_id, submitted_at=time.time(), unconfirmed=None, data=data)
+        entry = entry._replace(job_id=job_id, submitted_at=time.time(), unconfirmed=None, data={**entry.data, **data})
         self.write(entry)
         return entry
 

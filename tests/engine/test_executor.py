@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import anyio
@@ -10,7 +11,7 @@ import pytest
 from renderer.engine.executor import GenerateTask, LocalExecutor
 from renderer.engine.journal import Journal
 from renderer.engine.pool import ProviderPool
-from renderer.errors import JobWaiting, ProviderError
+from renderer.errors import AssetError, JobWaiting, ProviderError
 from renderer.providers import registry
 from renderer.providers.base import ProviderContext, mark_submit_sending
 from renderer.spec.model import ProviderSettings
@@ -171,3 +172,26 @@ def test_a_job_past_its_deadline_fails_and_stays_journaled(tmp_path: Path) -> No
         FakePaidProvider.latency = 0.05
     assert info.value.code == "DEADLINE" and "job_deadline" in info.value.message
     assert journal.get("9" * 64) is not None and journal.get("9" * 64).job_id
+
+
+def test_a_full_disk_before_the_submit_sends_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    executor, journal = executor_at(tmp_path)
+
+    def full(entry):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal, "write", full)
+    with pytest.raises(AssetError) as info:
+        anyio.run(executor.execute, GenerateTask("fake", request(key="a" * 64, prompt="p")))
+    assert "No space left" in info.value.message and "nothing was sent" in info.value.message
+    assert FakePaidProvider.count("submit") == 0
+
+
+def test_a_full_disk_after_the_submit_names_the_job_to_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    executor, journal = executor_at(tmp_path)
+    monkeypatch.setattr(journal, "submitted", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space")))
+    with pytest.raises(JobWaiting) as info:
+        anyio.run(executor.execute, GenerateTask("fake", request(key="b" * 64, prompt="p")))
+    job_id = next(iter(FakePaidProvider.jobs))
+    assert f"--job-id {job_id}" in info.value.message
+    assert journal.get("b" * 64) is not None  # the intent is still there: the next run waits, never re-pays
