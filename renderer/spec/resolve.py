@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -444,6 +445,10 @@ def _check_file(
             return None
         relative = None
     if not candidate.is_file():
+        kind = _special_kind(candidate)
+        if kind:
+            problems.add(path, f"asset '{asset}': input '{target}' is {kind}, not a file; give a regular file")
+            return None
         hint = " (it is a directory)" if candidate.is_dir() else ""
         close = did_you_mean(target, sorted(known)) if not explicit_file else ""
         problems.add(
@@ -451,6 +456,23 @@ def _check_file(
         )
         return None
     return relative if relative is not None else str(candidate)
+
+
+def _special_kind(path: Path) -> str | None:
+    """What a path that exists but is no regular file or folder is (reading a FIFO would hang)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    for test, name in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return None
 
 
 def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _Problems) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -178,11 +179,13 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         return [
             at(
                 (*path, error.instance),
-                f"asset name '{error.instance}' may use only letters, digits, '_', '.' and '-', starting with a letter or digit",
+                f"asset name '{visible(error.instance)}' may use only letters, digits, '_', '.' and '-', starting with a letter or digit",
             )
         ]
     if validator == "maxLength" and "propertyNames" in schema_path:
-        return [at((*path, error.instance), f"asset name '{error.instance[:30]}...' is longer than 100 characters")]
+        return [
+            at((*path, error.instance), f"asset name '{visible(error.instance[:30])}...' is longer than 100 characters")
+        ]
     if validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         return [at(path, f"{subject}: '{k}' is required" + _required_hint(k)) for k in missing]
@@ -240,3 +243,11 @@ def _required_hint(key: str) -> str:
         "inputs": "; name the assets or files it works on",
         "type": "; one of image, video, music, speech, lipsync, upscale, compose",
     }.get(key, "")
+
+
+def visible(text: str) -> str:
+    """``text`` with what a terminal would hide or reorder (newlines, bidirectional overrides, controls)
+    written as escapes, so that a message shows what is really there."""
+    return "".join(
+        c if c.isprintable() and not unicodedata.category(c).startswith("C") else repr(c)[1:-1] for c in text
+    )

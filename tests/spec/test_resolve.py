@@ -184,3 +184,13 @@ def test_upscale_output_follows_its_source(tmp_path: Path) -> None:
     """,
     )
     assert project.assets["u"].output == "u.mp4"
+
+
+def test_a_fifo_input_says_what_it_is(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    spec = write(tmp_path / "p.yaml", "version: 1\nassets:\n  up: {type: upscale, inputs: [pipe.wav]}\n")
+    with pytest.raises(SpecError) as info:
+        load_project(spec, "p.yaml")
+    assert "is a named pipe (FIFO), not a file" in str(info.value) and "does not exist" not in str(info.value)
