@@ -174,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if terminated else 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # a disk that is full, read-only or in the way: say which file, and what to do
+        print(f"render: error: {describe_os_error(exc)}", file=sys.stderr)
+        if getattr(args, "json", False):
+            import json
+
+            print(json.dumps({"status": "error", "message": describe_os_error(exc)}))
+        return 1
     except Exception as exc:
         from renderer.errors import RenderError
 
@@ -204,6 +211,24 @@ def _stop_on_sigterm_as_on_ctrl_c() -> list[int]:
     except ValueError:  # not the main thread (render called as a library): leave signals alone
         pass
     return received
+
+
+def describe_os_error(exc: OSError) -> str:
+    import errno
+
+    where = f" {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "free some space and render again; finished outputs are kept",
+        errno.EDQUOT: "free some space and render again; finished outputs are kept",
+        errno.EROFS: "the filesystem is read-only; choose a writable place (--out, --cache-dir)",
+        errno.EACCES: "check its permissions",
+        errno.EPERM: "check its permissions, and whether it is immutable (lsattr)",
+        errno.ENOTDIR: "a file stands where a folder belongs",
+        errno.EEXIST: "a file stands where a folder belongs",
+        errno.EISDIR: "a folder stands where a file belongs",
+    }.get(exc.errno or 0, "")
+    return f"cannot write or read{where}: {what}" + (f"; {hint}" if hint else "")
 
 
 def _print_error(exc: Exception, json_mode: bool) -> None:
@@ -241,10 +266,16 @@ def _print_error(exc: Exception, json_mode: bool) -> None:
 
 def _cache_dir(args: argparse.Namespace) -> Path:
     if args.cache_dir:
-        return Path(args.cache_dir).expanduser().resolve()
-    from renderer.store.cache import default_cache_dir
+        path = Path(args.cache_dir).expanduser().resolve()
+    else:
+        from renderer.store.cache import default_cache_dir
 
-    return default_cache_dir().resolve()
+        path = default_cache_dir().resolve()
+    if path.exists() and not path.is_dir():
+        from renderer.errors import UsageError
+
+        raise UsageError(f"the cache directory {path} is a file; remove it, or choose another (--cache-dir)")
+    return path
 
 
 def _validate(args: argparse.Namespace) -> int:

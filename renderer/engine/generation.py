@@ -107,7 +107,8 @@ class Generation:
         # Durable writes (fsync, sqlite) in a worker thread, so other jobs are not held up; the journal
         # entry goes only once the bytes are safe in the cache.
         await anyio.to_thread.run_sync(self.cache.put, key, generated.path, record)
-        await anyio.to_thread.run_sync(self.journal.remove, key)
+        with anyio.CancelScope(shield=True):  # a Ctrl-C here must not leave an entry for a finished job
+            await anyio.to_thread.run_sync(self.journal.remove, key)
         return record
 
 

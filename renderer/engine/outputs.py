@@ -9,6 +9,7 @@ already holds the right bytes is left alone.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +22,8 @@ from renderer.records import LockEntry, MediaInfo, OutputRecord, StateAsset
 from renderer.spec.model import Asset, Project
 from renderer.store.atomic import sha256_file
 from renderer.store.cache import Cache
+
+OWNER_FILE = ".render-project"
 
 
 class Outputs:
@@ -52,6 +55,33 @@ class Outputs:
                 f"output of {', '.join(repr(n) for n in escaping)} would be written outside {root} through a "
                 "symbolic link in the output directory; remove the link, or set 'confine: false' in the spec"
             )
+
+    def claim_directory(self) -> None:
+        """Raise SetupError unless outputs can be written here and the folder is this project's: checked
+        before anything is paid for. The folder remembers its project (``.render-project``, the spec's path
+        from the folder), so that two projects pointed at one folder cannot overwrite each other's files."""
+        root = self.project.output_dir
+        spec = os.path.relpath(self.project.path, root)
+        marker = root / OWNER_FILE
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            owner = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+            if owner and owner != spec and (root / owner).is_file():
+                raise SetupError(
+                    f"the output directory {root} belongs to {os.path.normpath(root / owner)}, and "
+                    f"{self.project.path} would overwrite its files; give this project its own (--out or "
+                    f"'output_dir'), or delete {marker} if that project is gone"
+                )
+            if owner != spec:
+                marker.write_text(spec + "\n", encoding="utf-8")
+            probe = root / f".render-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise SetupError(
+                f"cannot write to the output directory {root} ({exc.strerror or exc}), so nothing was made; "
+                "make it writable, or choose another with --out"
+            ) from None
 
     async def find(self, asset: Asset, key: str, *, adopt: bool) -> OutputRecord | None:
         """The record of an output with this key that exists already: in the cache, or in the output

@@ -2,8 +2,9 @@
 
 The run as a whole goes through three phases:
 
-    preflight  output folders lead nowhere outside the output directory; every provider that has
-               something to make is usable (keys, URLs) — asked only when one is not
+    preflight  the output directory can be written and belongs to this project; output folders lead
+               nowhere outside it; every provider that has something to make is usable (keys, URLs) —
+               asked only when one is not
     walk       every asset through the phases below, each as soon as the assets it needs are done,
                free slots going to the longest chain ahead (scheduler.run_graph)
     finish     the lockfile flushed (and pruned of removed assets after a complete run), what a killed
@@ -251,8 +252,11 @@ class Run:
     async def preflight(self) -> None:
         if self.project.confine:
             self.outputs.check_confined(self.order)
-        if self.mode is RunMode.LOCKED:
-            return  # --locked calls no paid provider
+        if self.mode is not RunMode.LOCKED:  # --locked calls no paid provider
+            await self.check_providers()
+        self.outputs.claim_directory()
+
+    async def check_providers(self) -> None:
         used = sorted({self.project.assets[name].provider for name in self.order})
         if not any(self.pool.get(name).preflight() for name in used):
             return

@@ -127,13 +127,75 @@ def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], byte
             line,
             "the lockfile is not valid YAML (a merge conflict?); resolve it, or delete it and render again",
         ) from None
-    if (
-        not isinstance(loaded, dict)
-        or loaded.get("lock-version") != LOCK_VERSION
-        or not isinstance(loaded.get("assets"), dict)
-    ):
+    if not isinstance(loaded, dict):
+        what = "a list" if isinstance(loaded, list) else type(loaded).__name__
+        raise LockfileError(path, 1, f"the lockfile holds {what} where a mapping belongs; delete it and render again")
+    version = loaded.get("lock-version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > LOCK_VERSION:
+        raise LockfileError(
+            path,
+            _line_of(data, "lock-version:"),
+            f"this lockfile was written by a newer render (lock-version {version}; this render reads "
+            f"{LOCK_VERSION}); upgrade render: pip install -U render-media",
+        )
+    if version != LOCK_VERSION or not isinstance(loaded.get("assets"), (dict, type(None))):
         raise LockfileError(path, 1, f"this is not a lockfile of version {LOCK_VERSION}; delete it and render again")
-    return {str(k): LockEntry.from_written(v) for k, v in loaded["assets"].items() if isinstance(v, dict)}, data
+    entries = {}
+    for name, fields in (loaded.get("assets") or {}).items():
+        problem = entry_problem(fields)
+        if problem:
+            raise LockfileError(
+                path,
+                _line_of(data, f"  {json.dumps(str(name), ensure_ascii=False)}:", f"  {name}:"),
+                f"asset '{name}': {problem}; the lockfile was edited by hand? Restore the entry from git, or "
+                "delete it and render again (it will be made again, at a cost for paid assets)",
+            )
+        entries[str(name)] = LockEntry.from_written(fields)
+    return entries, data
+
+
+HEX64 = re.compile(r"(sha256:)?[0-9a-f]{64}")
+_TEXT_FIELDS = ("provider", "model", "resolved_model", "job_id", "output", "media_type", "created")
+_NUMBER_FIELDS = ("duration", "cost_usd")
+_COUNT_FIELDS = ("bytes", "width", "height")
+
+
+def entry_problem(fields: Any) -> str | None:
+    """What is wrong with one asset's entry as read from YAML, or None: junk is refused, never adopted."""
+    if not isinstance(fields, dict):
+        return "the entry is not a mapping of fields"
+    if not isinstance(fields.get("key"), str) or not HEX64.fullmatch(fields["key"]):
+        return f"key {fields.get('key')!r} is not a sha256 digest"
+    sha = fields.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha)):
+        return f"sha256 {sha!r} is not a sha256 digest"
+    for field in _TEXT_FIELDS:
+        if fields.get(field) is not None and not isinstance(fields[field], str):
+            return f"{field} {fields[field]!r} is not text"
+    for field in _COUNT_FIELDS:
+        value = fields.get(field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return f"{field} {value!r} is not a whole number"
+    for field in _NUMBER_FIELDS:
+        value = fields.get(field)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+            return f"{field} {value!r} is not a number"
+    inputs = fields.get("inputs")
+    if inputs is not None:
+        if not isinstance(inputs, dict):
+            return "inputs is not a mapping of slot to sha256"
+        for slot, digest in inputs.items():
+            if not isinstance(digest, str) or not HEX64.fullmatch(digest):
+                return f"input '{slot}' has {digest!r}, not a sha256 digest"
+    return None
+
+
+def _line_of(data: bytes, *starts: str) -> int:
+    """The first line that starts with one of ``starts``: where to look (1 when none does)."""
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if line.startswith(starts):
+            return number
+    return 1
 
 
 def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, str]] | None:
@@ -180,10 +242,9 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, str]
                 return None
     except ValueError:
         return None
-    try:
-        entries = {name: LockEntry.from_written(fields) for name, fields in raw.items()}
-    except (TypeError, AttributeError):  # a field of the wrong type: let the YAML path report it
-        return None
+    if any(entry_problem(fields) for fields in raw.values()):
+        return None  # junk in a field: the YAML path says where
+    entries = {name: LockEntry.from_written(fields) for name, fields in raw.items()}
     ends = [number - 1 for _, number in starts[1:]] + [len(lines) - 1]
     for (name, start), end in zip(starts, ends, strict=True):
         texts[name] = "\n" + "\n".join(lines[start:end]) + "\n"

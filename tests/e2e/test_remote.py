@@ -420,7 +420,9 @@ def test_api_keys_never_land_anywhere(tmp_path: Path, cache: Path, sandbox) -> N
 def test_the_sandbox_example_spec_renders_against_the_sandbox(tmp_path: Path, cache: Path, sandbox) -> None:
     root = Path(__file__).resolve().parents[2]
     server = sandbox(latency=0.2)
-    shutil.copytree(root / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns("out", "*.lock"))
+    shutil.copytree(
+        root / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns("out", "out-*", "*.lock", ".render")
+    )
     spec = tmp_path / "specs" / "sandbox.yaml"
     text = spec.read_text().replace("http://127.0.0.1:8787", server.url)
     spec.write_text(
@@ -429,8 +431,8 @@ def test_the_sandbox_example_spec_renders_against_the_sandbox(tmp_path: Path, ca
     code, summary = render_json(spec, cwd=tmp_path, cache=cache, env=KEYS)
     assert code == 0, summary
     assert summary["totals"]["generated"] == 7
-    assert (tmp_path / "specs" / "out" / "harbour.mp4").stat().st_size > 1000
-    shutil.rmtree(tmp_path / "specs" / "out")  # else the outputs the lockfile vouches for need no provider
+    assert (tmp_path / "specs" / "out-sandbox" / "harbour.mp4").stat().st_size > 1000
+    shutil.rmtree(tmp_path / "specs" / "out-sandbox")  # else the outputs the lockfile vouches for need no provider
     code, refused = render_json(spec, cwd=tmp_path, cache=tmp_path / "fresh", env={})
     assert code == 2 and refused["status"] == "error" and "VARG_API_KEY" in refused["message"]
 

@@ -71,9 +71,40 @@ def test_a_broken_lockfile_is_a_clear_error(tmp_path: Path) -> None:
         read_lock(path)
     assert info.value.line == 2 and str(path) in str(info.value)
     path.write_text("lock-version: 99\nassets: {}\n")
+    with pytest.raises(LockfileError, match="written by a newer render .* upgrade render") as info:
+        read_lock(path)
+    assert info.value.line == 1 and "delete" not in str(info.value)
+    path.write_text("lock-version: 0\nassets: {}\n")
     with pytest.raises(LockfileError, match="not a lockfile of version 1"):
         read_lock(path)
+    path.write_text('[{"lock-version": 1}]')
+    with pytest.raises(LockfileError, match="holds a list where a mapping belongs"):
+        read_lock(path)
     assert read_lock(tmp_path / "missing.lock") == ({}, b"")
+
+
+@pytest.mark.parametrize(
+    ("field", "junk", "says"),
+    [
+        ("sha256", '"not-a-digest"', "is not a sha256 digest"),
+        ("bytes", '"lots"', "is not a whole number"),
+        ("bytes", "-5", "is not a whole number"),
+        ("key", '"sha256:1234"', "is not a sha256 digest"),
+        ("cost_usd", '"free"', "is not a number"),
+        ("job_id", "[1, 2]", "is not text"),
+    ],
+)
+def test_junk_in_a_hand_edited_entry_is_refused_with_its_line(tmp_path: Path, field: str, junk: str, says: str) -> None:
+    path = tmp_path / "p.lock"
+    write_lock(path, "p.yaml", {"a": entry(), "b": entry(job_id="j1")})
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"    {field}:") and i > lines.index('  "b":'))
+    lines[at] = f"    {field}: {junk}"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LockfileError) as info:
+        read_lock(path)
+    assert says in str(info.value) and "asset 'b'" in str(info.value)
+    assert info.value.line == lines.index('  "b":') + 1
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), max_size=6))
