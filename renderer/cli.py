@@ -268,7 +268,7 @@ def _cache_dir(args: argparse.Namespace) -> Path:
     if args.cache_dir:
         path = Path(args.cache_dir).expanduser().resolve()
     else:
-        from renderer.store.cache import default_cache_dir
+        from renderer.store.paths import default_cache_dir
 
         path = default_cache_dir().resolve()
     if path.exists() and not path.is_dir():
@@ -292,9 +292,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace, mode: RunMode) -> int:
-    from renderer.errors import UsageError
-
     if args.jobs < 1:
+        from renderer.errors import UsageError  # only here: errors loads dataclasses, which a no-op never needs
+
         raise UsageError("--jobs must be at least 1")
     started = time.monotonic()
     spec = Path(args.spec)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -21,17 +20,11 @@ from renderer.records import OutputRecord, written_digest
 from renderer.store.blobs import LocalStore, Store
 
 
-def default_cache_dir(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("RENDER_CACHE_DIR"):
-        return Path(env["RENDER_CACHE_DIR"]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "render"
-
-
 class Cache:
     def __init__(self, root: Path, store: Store | None = None) -> None:
-        import diskcache  # the no-op path imports this module for default_cache_dir only
+        import sqlite3  # not at the top: importing it costs the runs that never open the index
+
+        import diskcache
 
         self.root = root
         root.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ import hashlib
 from pathlib import Path
 
 from renderer.records import OutputRecord
-from renderer.store.cache import Cache, default_cache_dir
+from renderer.store.cache import Cache, Scratch
 
 
 def test_put_get_copy_and_missing_bytes(tmp_path: Path) -> None:
@@ -25,10 +25,27 @@ def test_put_get_copy_and_missing_bytes(tmp_path: Path) -> None:
     cache.close()
 
 
-def test_default_location_honours_environment(tmp_path: Path) -> None:
-    assert default_cache_dir({"RENDER_CACHE_DIR": str(tmp_path / "r")}) == tmp_path / "r"
-    assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path / "x")}) == tmp_path / "x" / "render"
-    assert default_cache_dir({"HOME": str(tmp_path)}).name == "render"
+def test_a_damaged_index_is_set_aside_with_a_note_and_the_cache_works(tmp_path: Path) -> None:
+    Cache(tmp_path / "c").close()
+    (tmp_path / "c" / "index" / "cache.db").write_bytes(b"not a database" * 100)
+    cache = Cache(tmp_path / "c")
+    assert cache.notes and "damaged" in cache.notes[0] and "rebuilt" in cache.notes[0]
+    assert cache.get("a" * 64) is None
+    assert [p.name.startswith("index.damaged-") for p in (tmp_path / "c").iterdir() if "damaged" in p.name] == [True]
+    cache.close()
+
+
+def test_scratch_is_per_run_and_a_killed_runs_is_removed_by_the_next(tmp_path: Path) -> None:
+    parent = tmp_path / "tmp"
+    live = Scratch.claim(parent)
+    (parent / "run-99999-dead").mkdir()
+    (parent / "run-99999-dead" / ".lock").write_bytes(b"")
+    (parent / "run-99999-dead" / "half.mp4").write_bytes(b"x")  # a killed run's leftovers
+    other = Scratch.claim(parent)
+    assert live.exists() and other.exists() and not (parent / "run-99999-dead").exists()
+    Scratch.release(live)
+    Scratch.release(other)
+    assert list(parent.iterdir()) == []
 
 
 def test_the_index_keeps_the_format_of_caches_already_on_disk(tmp_path: Path) -> None:
