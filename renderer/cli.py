@@ -5,6 +5,7 @@
     render plan SPEC [ASSET ...]        what would run, what is cached, estimated cost (same as --dry-run)
     render cancel SPEC                  cancel this project's paid jobs still pending (they cost money)
     render resolve SPEC [ASSET ...]     the paid jobs render waits on; settle one whose submit is unconfirmed
+    render merge-lock BASE OURS THEIRS  git's merge driver for lockfiles (see the README)
     render usage SPEC                   the providers' quotas (Vrex: the day's music allowance)
     render sandbox                      a local server speaking varg and Vrex, to try a spec for free
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
 
-COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "sandbox")
+COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "merge-lock", "sandbox")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -47,6 +48,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--latency", type=float, help="seconds from submit to done")
         parser.add_argument("--fault-rate", type=float, help="share of requests that get an injected fault")
         parser.add_argument("--log", metavar="FILE", help="append every request as a JSON line")
+        return parser
+    if command == "merge-lock":
+        parser = argparse.ArgumentParser(
+            prog="render merge-lock",
+            description="Merge two branches' lockfiles asset by asset (git's merge driver: "
+            "git config merge.render-lock.driver 'render merge-lock %%O %%A %%B'). Writes the result to OURS; "
+            "exits 1 when both branches changed one asset differently.",
+        )
+        parser.add_argument("base")
+        parser.add_argument("ours")
+        parser.add_argument("theirs")
         return parser
     if command == "resolve":
         parser = argparse.ArgumentParser(
@@ -156,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return _usage(args)
         if command == "resolve":
             return _resolve(args)
+        if command == "merge-lock":
+            return _merge_lock(args)
         if command == "plan" or args.dry_run:
             mode = RunMode.PLAN
         elif args.check:
@@ -605,6 +619,24 @@ def _remote_jobs(args: argparse.Namespace) -> tuple[Project, Journal, list[Journ
     journal.adopt_legacy(_cache_dir(args) / "journal", set(project.assets))
     mine = [e for e in journal.pending() if e.asset in project.assets and e.provider in project.providers]
     return project, journal, mine
+
+
+def _merge_lock(args: argparse.Namespace) -> int:
+    from renderer.store.lockfile import LockText, merge_locks, read_lock_text, write_lock
+
+    base, _, _ = read_lock_text(Path(args.base))
+    ours, _, text = read_lock_text(Path(args.ours))
+    theirs, _, _ = read_lock_text(Path(args.theirs))
+    merged, conflicts = merge_locks(base, ours, theirs)
+    write_lock(Path(args.ours), text.spec_name, merged, LockText(text.spec_name))
+    if conflicts:
+        print(
+            f"render merge-lock: both branches changed {', '.join(repr(n) for n in conflicts)}; kept this "
+            "branch's entries. Merge the spec, then render: it makes or finds what the merged spec asks for",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _resolve(args: argparse.Namespace) -> int:

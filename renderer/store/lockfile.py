@@ -110,11 +110,13 @@ def read_lock_text(path: Path) -> tuple[dict[str, LockEntry], bytes, LockText]:
         entries, texts = parsed
         spec_name = json.loads(data.split(b"\n", 3)[2][6:])
         return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries})
-    entries, data = _read_yaml_lock(path, data)
-    return entries, data, LockText(path.with_suffix(".yaml").name)
+    if not data.strip():
+        return {}, data, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
+    entries, spec_name = _read_yaml_lock(path, data)
+    return entries, data, LockText(spec_name or path.with_suffix(".yaml").name)
 
 
-def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], bytes]:
+def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], str | None]:
     import yaml  # only a lockfile render did not write (hand-edited, merged) needs the YAML parser
 
     try:
@@ -151,7 +153,8 @@ def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], byte
                 "delete it and render again (it will be made again, at a cost for paid assets)",
             )
         entries[str(name)] = LockEntry.from_written(fields)
-    return entries, data
+    spec_name = loaded.get("spec")
+    return entries, spec_name if isinstance(spec_name, str) else None
 
 
 HEX64 = re.compile(r"(sha256:)?[0-9a-f]{64}")
@@ -249,3 +252,24 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, str]
     for (name, start), end in zip(starts, ends, strict=True):
         texts[name] = "\n" + "\n".join(lines[start:end]) + "\n"
     return entries, texts
+
+
+def merge_locks(
+    base: dict[str, LockEntry], ours: dict[str, LockEntry], theirs: dict[str, LockEntry]
+) -> tuple[dict[str, LockEntry], list[str]]:
+    """A three-way merge by asset: a side that changed an entry (or added or removed it) wins over one
+    that did not. Returns the merged entries (ours where both changed one differently) and those names."""
+    merged: dict[str, LockEntry] = {}
+    conflicts = []
+    for name in sorted({*base, *ours, *theirs}):
+        old, mine, other = base.get(name), ours.get(name), theirs.get(name)
+        if mine == other or other == old:
+            chosen = mine
+        elif mine == old:
+            chosen = other
+        else:
+            chosen = mine if mine is not None else other
+            conflicts.append(name)
+        if chosen is not None:
+            merged[name] = chosen
+    return merged, conflicts

@@ -144,3 +144,17 @@ def test_text_remembered_from_a_read_rewrites_the_same_bytes(names: dict[str, st
         assert text.render(read) == data
         changed = {**read, next(iter(read)): entry(output="changed.png")}
         assert text.render(changed) == render_lock("p.yaml", changed)
+
+
+def test_a_three_way_merge_by_asset() -> None:
+    from renderer.store.lockfile import merge_locks
+
+    base = {"a": entry()}
+    ours, theirs = {"a": entry(job_id="mine")}, {"a": entry(job_id="theirs"), "b": entry()}
+    merged, conflicts = merge_locks(base, ours, theirs)
+    assert conflicts == ["a"] and merged == {"a": entry(job_id="mine"), "b": entry()}
+    assert merge_locks(base, {}, {"a": entry()}) == ({}, [])  # removed on one side, untouched on the other
+    assert merge_locks(base, {"a": entry(), "c": entry()}, {"a": entry(job_id="x")}) == (
+        {"a": entry(job_id="x"), "c": entry()},
+        [],
+    )
