@@ -182,6 +182,10 @@ class Run:
         finally:
             await self.pool.aclose()
             self.cache.close()
+        for outcome in outcomes.values():  # a plan says which paid jobs wait for the user, too
+            entry = self.journal.get(outcome.key) if outcome.status is AssetStatus.GENERATE and outcome.key else None
+            if entry is not None and entry.waiting:
+                outcome.error = f"waits: {entry.why()}; see render resolve"
         problems = self.planner.lock_problems
         if self.whole_project:
             problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()]

@@ -8,7 +8,7 @@ without spending money, and for testing the clients end to end.
 
 Outputs are made by the local provider (small, to stay fast). Faults are injected by configuration:
 429 with Retry-After, 500/502/503, dropped connections, malformed JSON, slow or failed jobs, a wrong media type,
-and faults after a job was created (``created-500``, ``created-502``, ``created-504``, ``created-drop``,
+an error that echoes the Authorization header (``echo``), and faults after a job was created (``created-500``, ``created-502``, ``created-504``, ``created-drop``,
 ``created-malformed``): the job exists and costs money, but the answer does not say so. Every created job
 is logged (kind ``created``) with its prompt and a fingerprint of its body, to count duplicates.
 """
@@ -374,6 +374,10 @@ class _Api:
             raise Dropped
         if fault == "malformed":
             self.h.send(200, raw=b'{"job_id": "broken', content_type="application/json")
+        elif fault == "echo":  # a careless gateway that quotes the request's headers back in its error
+            self.error(
+                400, "BAD_REQUEST", f"rejected request with Authorization: {self.h.headers.get('Authorization')}"
+            )
         elif fault == "429":
             self.error(429, "RATE_LIMITED", "injected rate limit", headers={"Retry-After": "1"})
         else:

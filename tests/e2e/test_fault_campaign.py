@@ -291,3 +291,30 @@ def test_an_input_replaced_during_the_render_never_caches_a_wrong_output(tmp_pat
     (root / "refs" / "a.png").write_bytes(old)
     assert render(spec, cwd=root, cache=cache, env=KEYS).returncode == 0
     assert (root / "out" / "big.png").read_bytes() == made_from_old
+
+
+def test_an_error_that_echoes_the_key_never_shows_it(tmp_path: Path, cache: Path, sandbox) -> None:
+    server = sandbox(fault_rate=1.0, fault_kinds=["echo"], fault_on=["submit"], vrex_limit=1000)
+    spec = two_paid_songs(tmp_path / "p.yaml", server.url)
+    result = render(spec, "-k", "--json", cwd=tmp_path, cache=cache, env=KEYS)
+    assert result.returncode == 1 and "rejected request with Authorization" in result.stdout
+    for secret in KEYS.values():
+        assert secret not in result.stdout + result.stderr
+        for path in tmp_path.rglob("*"):
+            assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+    assert created_jobs(server) == []
+
+
+def test_resubmit_and_forget_let_the_next_render_send_again(tmp_path: Path, cache: Path, sandbox) -> None:
+    server = sandbox(fault_rate=1.0, fault_kinds=["created-504"], fault_on=["submit"], vrex_limit=1000)
+    spec = two_paid_songs(tmp_path / "p.yaml", server.url)
+    assert render(spec, "-k", cwd=tmp_path, cache=cache, env=KEYS).returncode == 1
+    plan = render(spec, "--dry-run", cwd=tmp_path, cache=cache, env=KEYS)
+    assert plan.stdout.count("waits:") == 2  # a plan says so too
+    server.sandbox.config.fault_rate = 0.0
+    assert render("resolve", spec, "v1song", "--resubmit", cwd=tmp_path, cache=cache).returncode == 0
+    assert render("resolve", spec, "vrexsong", "--forget", cwd=tmp_path, cache=cache).returncode == 0
+    assert "no paid jobs" in render("resolve", spec, cwd=tmp_path, cache=cache).stdout
+    result = render(spec, cwd=tmp_path, cache=cache, env=KEYS)
+    assert result.returncode == 0 and "2 generated" in result.stdout
+    assert len(created_jobs(server)) == 4  # sent again on the user's word: the lost ones are theirs to cancel

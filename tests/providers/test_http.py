@@ -308,3 +308,21 @@ def test_a_redirect_to_a_private_address_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as info:
         download(api, "https://cdn.example.test/hop", tmp_path / "o")
     assert info.value.code == "BAD_OUTPUT_URL" and len(routes.requests) == 1
+
+
+def test_a_download_that_trickles_hits_its_deadline(tmp_path: Path) -> None:
+    async def trickle():  # type: ignore[no-untyped-def]
+        yield MP4
+        for _ in range(1000):
+            await anyio.sleep(0.05)
+            yield b"x"
+
+    routes = Routes(
+        {"/o.mp4": lambda request: httpx.Response(200, content=trickle(), headers={"content-type": "video/mp4"})}
+    )
+    api, _ = api_for(routes, download_deadline=0.3)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(api, "https://cdn.example.test/o.mp4", tmp_path / "o")
+    assert info.value.code == "DOWNLOAD_TOO_SLOW" and "download_deadline" in info.value.message
+    assert time.monotonic() - started < 30
