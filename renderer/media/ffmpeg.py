@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from contextvars import ContextVar
 from functools import cache
@@ -27,6 +28,11 @@ H264 = [
     "threads=2:lookahead-threads=1:sliced-threads=0",
 ]
 AAC = ["-c:a", "aac", "-b:a", "160k"]
+# Every scaler bit-exact: without these flags swscale takes CPU-specific SIMD paths, and the same command
+# gives other bytes on another CPU. Used on every scale filter, on every pixel-format conversion (made
+# explicit with YUV420P, so ffmpeg inserts no scaler of its own) and, as -sws_flags, on any it still does.
+SWS_FLAGS = "bicubic+accurate_rnd+full_chroma_int+bitexact"
+YUV420P = f"scale=flags={SWS_FLAGS},format=yuv420p"
 MP4 = ["-movflags", "+faststart", "-brand", "mp42"]
 
 
@@ -41,8 +47,37 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str], *, what: str) -> None:
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+def cpu_flags(forced: str | None = None) -> list[str]:
+    """``-cpuflags`` from ``RENDER_FFMPEG_CPUFLAGS`` (``0``: no SIMD at all): how tests prove that outputs
+    do not depend on the CPU they were made on. ``forced`` wins over the environment."""
+    value = forced if forced is not None else os.environ.get("RENDER_FFMPEG_CPUFLAGS", "").strip()
+    return ["-cpuflags", value] if value else []
+
+
+def encode_aac(inputs: list[str], graph: list[str], label: str, out: Path) -> None:
+    """Audio through a filter graph into an AAC track (``out``, .m4a) with SIMD off: ffmpeg's AAC encoder
+    rounds differently on every SIMD path, and audio is cheap to encode in plain C. The video step then
+    copies the track in, so the same inputs give the same bytes on any CPU."""
+    run_ffmpeg(
+        [*inputs, "-filter_complex", ";".join(graph), "-map", f"[{label}]", *AAC, *BITEXACT, str(out)],
+        what="encode the audio",
+        cpuflags="0",
+    )
+
+
+def run_ffmpeg(args: list[str], *, what: str, cpuflags: str | None = None) -> None:
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        *cpu_flags(cpuflags),
+        "-sws_flags",
+        SWS_FLAGS,
+        *args,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
     tracked = job_processes.get()
     if tracked is not None:

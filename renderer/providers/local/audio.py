@@ -14,6 +14,9 @@ from renderer.providers.base import JobRequest
 from renderer.providers.local.sizes import seed_of
 
 RATE = 44_100
+# Audio is resampled and encoded with SIMD off: swresample's and the encoders' SIMD paths round differently
+# per CPU, and audio is cheap enough in plain C.
+AUDIO_CPUFLAGS = "0"
 
 
 def make_music(request: JobRequest, out: Path) -> None:
@@ -43,7 +46,11 @@ def make_speech(request: JobRequest, out: Path) -> None:
             ".flac": ["-c:a", "flac"],
             ".mp3": ["-c:a", "libmp3lame", "-b:a", "192k", "-write_xing", "0"],
         }[out.suffix.lower()]
-        run_ffmpeg(["-i", str(raw), "-ar", str(RATE), "-ac", "2", *codec, *BITEXACT, str(out)], what="encode speech")
+        run_ffmpeg(
+            ["-i", str(raw), "-ar", str(RATE), "-ac", "2", *codec, *BITEXACT, str(out)],
+            what="encode speech",
+            cpuflags=AUDIO_CPUFLAGS,
+        )
     finally:
         raw.unlink(missing_ok=True)
 
@@ -64,4 +71,8 @@ def write_audio(stereo: np.ndarray, out: Path) -> None:
 
 def encode(wav: Path, out: Path) -> None:
     codec = {".flac": ["-c:a", "flac"], ".mp3": ["-c:a", "libmp3lame", "-b:a", "192k", "-write_xing", "0"]}
-    run_ffmpeg(["-i", str(wav), *codec[out.suffix.lower()], *BITEXACT, str(out)], what=f"encode {out.suffix}")
+    run_ffmpeg(
+        ["-i", str(wav), *codec[out.suffix.lower()], *BITEXACT, str(out)],
+        what=f"encode {out.suffix}",
+        cpuflags=AUDIO_CPUFLAGS,
+    )

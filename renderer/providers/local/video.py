@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from renderer.media.ffmpeg import AAC, BITEXACT, H264, MP4, run_ffmpeg
+from renderer.media.ffmpeg import BITEXACT, H264, MP4, SWS_FLAGS, YUV420P, encode_aac, run_ffmpeg
 from renderer.media.probe import probe
 from renderer.media.types import kind_of
 from renderer.providers.base import InputFile, JobRequest
@@ -38,19 +38,23 @@ def make_video(request: JobRequest, out: Path) -> None:
         zoom, pan_x = "1.18", f"(iw-iw/zoom)*on/{frames}"
     args = ["-i", str(source)]
     video_filter = (
-        f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase,crop={width * 2}:{height * 2},"
+        f"scale={width * 2}:{height * 2}:force_original_aspect_ratio=increase:flags={SWS_FLAGS},"
+        f"crop={width * 2}:{height * 2},"
         f"zoompan=z='{zoom}':x='{pan_x}':y='ih/2-(ih/zoom/2)':d={frames}:s={width}x{height}:fps={fps},"
-        "format=yuv420p"
+        f"{YUV420P}"
     )
+    track = out.with_suffix(".audio.m4a")
     if audio is not None:
-        args += ["-i", str(audio.path)]
+        encode_aac(["-i", str(audio.path)], [f"[0:a]apad,atrim=0:{frames / fps}[a]"], "a", track)
+        args += ["-i", str(track)]
     args += ["-filter:v", video_filter, "-frames:v", str(frames), "-r", str(fps)]
     if audio is not None:
-        args += ["-map", "0:v", "-map", "1:a", "-filter:a", f"apad,atrim=0:{frames / fps}", *AAC]
+        args += ["-map", "0:v", "-map", "1:a", "-c:a", "copy"]
     try:
         run_ffmpeg([*args, *H264, *BITEXACT, *MP4, str(out)], what="make a video")
     finally:
         still.unlink(missing_ok=True)
+        track.unlink(missing_ok=True)
 
 
 def _paint(request: JobRequest, dest: Path, width: int, height: int) -> None:
@@ -70,19 +74,20 @@ def make_upscale(request: JobRequest, out: Path) -> None:
     scale = float(params.get("scale", 0) or 0)
     width = params.get("width") or (round(info.get("width", 0) * scale / 2) * 2 if scale else None)
     height = params.get("height") or (round(info.get("height", 0) * scale / 2) * 2 if scale else None)
-    target = f"scale={width or -2}:{height or -2}:flags=lanczos"
+    target = f"scale={width or -2}:{height or -2}:flags=lanczos+accurate_rnd+full_chroma_int+bitexact"
     if kind_of(source.media_type) == "video":
         args = [
             "-i",
             str(source.path),
             "-filter:v",
-            f"{target},format=yuv420p",
+            f"{target},{YUV420P}",
             "-map",
             "0:v",
             "-map",
             "0:a?",
             *H264,
-            *AAC,
+            "-c:a",
+            "copy",  # the source's own audio, untouched: no re-encode, so nothing depends on the CPU
             *BITEXACT,
             *MP4,
             str(out),
@@ -122,8 +127,8 @@ def make_compose(request: JobRequest, out: Path) -> None:
         lengths.append(length)
         chains.append(
             f"[{index}:v]trim=start={start}:duration={length},setpts=PTS-STARTPTS,"
-            f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
-            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{index}]"
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags={SWS_FLAGS},"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},{YUV420P}[v{index}]"
         )
     if fade > 0 and len(clips) > 1:
         fade = min(fade, *(length / 2 for length in lengths))
@@ -146,25 +151,30 @@ def make_compose(request: JobRequest, out: Path) -> None:
         args += ["-loop", "1", "-framerate", str(fps), "-t", f"{total:.6f}", "-i", str(frame)]
         edge = min(0.5, (end - start) / 4)
         chains.append(
-            f"[{source}:v]format=rgba,fade=t=in:st={start:.3f}:d={edge:.3f}:alpha=1,"
+            f"[{source}:v]scale=flags={SWS_FLAGS},format=rgba,fade=t=in:st={start:.3f}:d={edge:.3f}:alpha=1,"
             f"fade=t=out:st={end - edge:.3f}:d={edge:.3f}:alpha=1[o{number}]"
         )
         chains.append(
             f"[{label}][o{number}]overlay=eof_action=pass:enable='between(t,{start:.3f},{end:.3f})',"
-            f"format=yuv420p[t{number}]"
+            f"{YUV420P}[t{number}]"
         )
         label = f"t{number}"
     maps = ["-map", f"[{label}]"]
-    audio = _mix_audio(request, params, args, chains, total)
-    if audio:
-        maps += ["-map", f"[{audio}]", *AAC]
+    track = out.with_suffix(".audio.m4a")
+    mixed = _mix_audio(request, params, total)
+    if mixed is not None:
+        encode_aac(*mixed, track)
+        scratch.append(track)
+        maps += ["-map", f"{_count_inputs(args)}:a", "-c:a", "copy"]
+        args += ["-i", str(track)]
     frames = round(total * fps)
     try:
         run_ffmpeg(
             [
                 *args,
                 "-filter_complex",
-                ";".join(chains),
+                # flags for the scalers ffmpeg inserts itself (xfade works in yuv444p): -sws_flags misses them
+                ";".join([f"sws_flags={SWS_FLAGS}", *chains]),
                 *maps,
                 "-frames:v",
                 str(frames),
@@ -201,13 +211,15 @@ def _text_frame(dest: Path, width: int, height: int, text: str, place: str) -> N
     text_overlay(width, height, text, place=place).save(dest, format="PNG")
 
 
-def _mix_audio(
-    request: JobRequest, params: dict[str, Any], args: list[str], chains: list[str], total: float
-) -> str | None:
-    """The music bed (faded in and out) and the voiceover, with the music ducked under the voice."""
+def _mix_audio(request: JobRequest, params: dict[str, Any], total: float) -> tuple[list[str], list[str], str] | None:
+    """The music bed (faded in and out) and the voiceover, with the music ducked under the voice: the
+    inputs, the filter graph and its output label, or None when there is no audio."""
+    args: list[str] = []
+    chains: list[str] = []
     music = next((i for i in request.inputs if i.slot == "audio"), None)
     voice = next((i for i in request.inputs if i.slot == "voiceover"), None)
-    fit = f"aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f}"
+    # Fixed frame sizes before filters with two inputs: otherwise how frames happen to arrive changes the mix.
+    fit = f"aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f},asetnsamples=n=1024:p=1"
     bed = None
     if music is not None:
         index = _count_inputs(args)
@@ -220,13 +232,13 @@ def _mix_audio(
         )
         bed = "bed"
     if voice is None:
-        return bed
+        return (args, chains, bed) if bed else None
     index = _count_inputs(args)
     args += ["-i", str(voice.path)]
     if bed is None:
         chains.append(f"[{index}:a]{fit}[mix]")
-        return "mix"
+        return args, chains, "mix"
     chains.append(f"[{index}:a]{fit},asplit=2[vo1][vo2]")
     chains.append("[bed][vo1]sidechaincompress=threshold=0.02:ratio=12:attack=20:release=400[ducked]")
     chains.append("[ducked][vo2]amix=inputs=2:duration=first:normalize=0[mix]")
-    return "mix"
+    return args, chains, "mix"
