@@ -104,7 +104,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
         epilog="Commands: render validate SPEC | render plan SPEC | render cancel SPEC | render usage SPEC | "
-        "render resolve SPEC | render sandbox. "
+        "render resolve SPEC | render merge-lock BASE OURS THEIRS | render sandbox | render --version. "
         "Exit status: 0 done, 1 an asset failed or waits or --check found work, 2 bad spec or usage, "
         "130 interrupted, 143 terminated.",
     )
@@ -152,8 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     if not argv and command == "render":
         _parser("render").print_help()
         return 2
+    if command == "render" and argv and not argv[0].startswith("-") and _looks_like_command(argv[0]):
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        hint = f" (did you mean 'render {close[0]}'?)" if close else ""
+        print(
+            f"render: '{argv[0]}' is neither a command ({', '.join(COMMANDS)}) nor a project file{hint}",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        args = _parser(command).parse_args(argv)
+        # intermixed: options may come after the spec and between asset names (render p.yaml -q hero)
+        args = _parser(command).parse_intermixed_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     terminated = _stop_on_sigterm_as_on_ctrl_c()
@@ -202,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_error(exc, getattr(args, "json", False))
             return exc.exit_status
         raise
+
+
+def _looks_like_command(word: str) -> bool:
+    """A bare word with no file behind it and no file-like shape: a mistyped command, not a spec."""
+    return not os.path.exists(word) and "." not in word and "/" not in word and os.sep not in word
 
 
 def _stop_on_sigterm_as_on_ctrl_c() -> list[int]:
@@ -375,6 +391,9 @@ def _report_noop(noop: Noop, args: argparse.Namespace, mode: RunMode, stream: An
             document.update(estimated_cost_usd=0.0, lock_current=True)
         print(json.dumps(document))
     elif not args.quiet:
+        if args.verbose:
+            for name in noop.names:
+                print(f"  cached    {name}: {noop.snapshot.assets[name].output}", file=stream)
         if mode is RunMode.CHECK:
             print(f"{args.spec}: up to date; nothing would be generated ({len(noop.names)} cached).", file=stream)
         elif mode is RunMode.PLAN:
@@ -582,14 +601,35 @@ def _final_outputs(project: Project, result: RunResult) -> list[str]:
     return finals if len(finals) <= 5 else []
 
 
+def human_usage(usage: dict[str, Any]) -> str:
+    """A provider's quota in people's units: durations in minutes or seconds, money in dollars."""
+    parts = []
+    for key, value in usage.items():
+        label = key.removesuffix("_ms").removesuffix("_usd").replace("_", " ")
+        if key.endswith("_ms") and isinstance(value, (int, float)):
+            seconds = value / 1000
+            shown = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:g} s"
+        elif key.endswith("_usd") and isinstance(value, (int, float)):
+            shown = f"${value:.4f}"
+        else:
+            shown = str(value)
+        parts.append(f"{label} {shown}")
+    return "; ".join(parts)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from renderer.errors import UsageError
     from renderer.sandbox.server import SandboxConfig, serve
 
-    config = SandboxConfig.from_file(Path(args.config)) if args.config else SandboxConfig()
+    try:
+        config = SandboxConfig.from_file(Path(args.config)) if args.config else SandboxConfig()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"sandbox config {args.config}: {exc}") from None
     if args.latency is not None:
         config.latency = args.latency
     if args.fault_rate is not None:
+        if not 0 <= args.fault_rate <= 1:
+            raise UsageError(f"--fault-rate is a share of requests from 0 to 1, not {args.fault_rate}")
         config.fault_rate = args.fault_rate
     if args.log:
         config.log_path = args.log
@@ -730,7 +770,6 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    import json
 
     import anyio
 
@@ -753,7 +792,7 @@ def _usage(args: argparse.Namespace) -> int:
                 problems = provider.preflight()
                 if problems:
                     raise SetupError("; ".join(problems))
-                print(f"{name}: {json.dumps(await provider.usage())}")
+                print(f"{name}: {human_usage(await provider.usage())}")
                 shown += 1
         finally:
             await pool.aclose()

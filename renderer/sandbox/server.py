@@ -56,10 +56,26 @@ class SandboxConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> SandboxConfig:
+        """Settings from a YAML mapping of this class's fields (see the README); anything else is a
+        ValueError that says what is allowed."""
+        import dataclasses
+
         import yaml
 
-        data = yaml.safe_load(path.read_text()) or {}
-        return cls(**data)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError("write a mapping of settings, e.g. latency: 2")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown setting {', '.join(map(repr, unknown))}; settings: {', '.join(known)}")
+        config = cls(**data)
+        if not 0 <= float(config.fault_rate) <= 1:
+            raise ValueError(f"fault_rate is a share of requests from 0 to 1, not {config.fault_rate}")
+        return config
 
 
 class Dropped(Exception):

@@ -14,6 +14,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; lockfiles and manifests are for everyone
             handle.write(data)
             if durable:
                 handle.flush()
