@@ -312,13 +312,29 @@ def _validate(args: argparse.Namespace) -> int:
     from renderer.spec.resolve import load_project
 
     project = load_project(Path(args.spec), args.spec)
+    warnings = _machine_warnings(project)
     if args.json:
         import json
 
-        print(json.dumps({"status": "valid", "assets": list(project.assets)}))
+        print(json.dumps({"status": "valid", "assets": list(project.assets), "warnings": warnings}))
     else:
         print(f"{args.spec}: valid, {len(project.assets)} asset{'s' if len(project.assets) != 1 else ''}.")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _machine_warnings(project: Project) -> list[str]:
+    from renderer.providers.base import ChecksMachine
+    from renderer.providers.registry import provider_class
+
+    warnings: list[str] = []
+    for asset in project.assets.values():
+        settings = project.providers.get(asset.provider)
+        cls = provider_class(settings.use if settings else asset.provider)
+        if isinstance(cls, ChecksMachine):  # a class with the classmethod passes the Protocol check
+            warnings += [f"asset '{asset.name}': {p}" for p in cls.machine_problems(asset)]
+    return warnings
 
 
 def _render(args: argparse.Namespace, mode: RunMode) -> int:

@@ -14,6 +14,8 @@ with ``isinstance``:
     Estimates        a cost estimate before submitting (render plan)
     ReportsUsage     the provider's quota (render usage)
     DeclaresOptions  provider-block options of its own, with a JSON Schema the loader checks them against
+    ChecksMachine    what this machine lacks to make an asset (a tool not installed): a warning at
+                     validate, and a failure of that asset alone at render
     FindsJobs        finds the job of a submit whose answer was lost without paying twice (an idempotency
                      key, a job listing), so that nobody has to
 
@@ -197,4 +199,12 @@ class FindsJobs(Protocol):
     async def find_job(self, request: JobRequest) -> Job | None:
         """The job an earlier, unconfirmed submit of ``request`` made, found without any chance of paying
         twice (by its idempotency key, or in a job listing); None when it cannot tell."""
+        ...
+
+
+@runtime_checkable
+class ChecksMachine(Protocol):
+    @classmethod
+    def machine_problems(cls, asset: Asset) -> list[str]:
+        """What this machine lacks to make ``asset`` (not a problem of the spec)."""
         ...

@@ -133,18 +133,26 @@ def test_a_render_is_byte_identical_in_two_processes_with_empty_caches(project: 
 
 
 @pytest.mark.e2e
-def test_speech_without_an_engine_is_a_clear_error_before_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_speech_without_an_engine_fails_only_what_needs_it(tmp_path: Path) -> None:
     spec = write(
         tmp_path / "p.yaml",
         """
         version: 1
         assets:
           hello: {type: speech, text: hello there}
+          pic: {type: image, prompt: harbour, width: 32}
+          talk: {type: compose, clips: [pic], voiceover: hello}
     """,
     )
-    result = render(spec, cwd=tmp_path, cache=tmp_path / "c", env={"PATH": "/nonexistent"})
-    assert result.returncode == 2
-    assert "asset 'hello': offline speech needs espeak-ng" in result.stderr
+    no_espeak = {"PATH": "/nonexistent"}
+    checked = render("validate", spec, cwd=tmp_path, cache=tmp_path / "c", env=no_espeak)
+    assert checked.returncode == 0 and "warning: asset 'hello': offline speech needs espeak-ng" in checked.stderr
+    assert render(spec, "--dry-run", cwd=tmp_path, cache=tmp_path / "c", env=no_espeak).returncode == 0
+    assert render(spec, "pic", cwd=tmp_path, cache=tmp_path / "c", env=no_espeak).returncode == 0
+    result = render(spec, "-k", cwd=tmp_path, cache=tmp_path / "c", env=no_espeak)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "asset 'hello' failed: offline speech needs espeak-ng" in result.stderr
+    assert "skipped: talk" in result.stderr and (tmp_path / "out" / "pic.png").exists()
 
 
 def _pixels(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import anyio.to_thread
 
+from renderer.errors import AssetError
 from renderer.media.ffmpeg import job_processes, stop
 from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
 from renderer.spec.model import Asset, ProviderSettings, input_path
@@ -25,6 +26,12 @@ SUPPORTED_FORMATS = {
     "upscale": {".png", ".jpg", ".jpeg", ".webp", ".mp4"},
     "compose": {".mp4"},
 }
+
+
+MISSING_SPEECH = (
+    "offline speech needs espeak-ng on this machine: install it (apt-get install espeak-ng, "
+    "brew install espeak-ng) or set a remote provider for this asset"
+)
 
 
 def speech_engine() -> str | None:
@@ -55,11 +62,6 @@ class LocalProvider:
                 f"the local provider writes {asset.type} as {', '.join(sorted(formats))}, "
                 f"not '{asset.output_format}'; change 'output'"
             )
-        if asset.type == "speech" and speech_engine() is None:
-            problems.append(
-                "offline speech needs espeak-ng: install it (apt-get install espeak-ng, "
-                "brew install espeak-ng) or set a remote provider for this asset"
-            )
         if asset.type == "upscale" and len(asset.inputs) != 1:
             problems.append("upscale takes exactly one input (the image or video to enlarge)")
         if asset.type == "upscale" and not any(k in asset.params for k in ("width", "height", "scale")):
@@ -73,6 +75,14 @@ class LocalProvider:
             ):
                 problems.append(f"clip '{ref.target}' is not a video or image")
         return problems
+
+    @classmethod
+    def machine_problems(cls, asset: Asset) -> list[str]:
+        """What this machine lacks to make ``asset``: a warning, not a spec error; only this asset (and what
+        needs it) fails if it is rendered here."""
+        if asset.type == "speech" and speech_engine() is None:
+            return [MISSING_SPEECH]
+        return []
 
     def preflight(self) -> list[str]:
         return []
@@ -90,6 +100,9 @@ class LocalProvider:
             await anyio.to_thread.run_sync(_generate, request, out, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             stop(processes)  # Ctrl-C: local work is free to redo, so stop it now
+            out.unlink(missing_ok=True)
+            raise
+        except AssetError:  # said for the user already (a missing tool): not "local refused the job"
             out.unlink(missing_ok=True)
             raise
         except Exception as exc:

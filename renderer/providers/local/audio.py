@@ -33,7 +33,10 @@ def make_speech(request: JobRequest, out: Path) -> None:
 
     engine = speech_engine()
     if engine is None:
-        raise RuntimeError("offline speech needs espeak-ng; install it or use a remote provider")
+        from renderer.errors import AssetError
+        from renderer.providers.local import MISSING_SPEECH
+
+        raise AssetError(MISSING_SPEECH)
     voice = str(request.params.get("voice", "en-us"))
     if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)*", voice):
         voice = "en-us"  # a remote provider's voice name (rachel, adam, ...): the nearest offline voice
