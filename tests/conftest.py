@@ -3,22 +3,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import SMALL_PROJECT, write
+
+# Hypothesis on a slow, loaded machine: no per-example deadline, no health check for slow data generation.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("ci")
 
 E2E = Path(__file__).parent / "e2e"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/e2e runs the real command or real servers: marked e2e, so that
-    ``pytest -m "not e2e"`` is the fast unit run. The full fault sweep runs only when asked for
-    (``pytest -m full_faults``)."""
-    full = "full_faults" in (config.getoption("markexpr") or "")
+    ``pytest -m "not e2e"`` is the fast unit run. Full-size sweeps (the fault campaign's, the 500-asset
+    soak) run only when asked for: ``pytest -m full``."""
+    expression = config.getoption("markexpr") or ""
+    full = "full" in expression and "not full" not in expression
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
-        if "full_faults" in item.keywords and not full:
-            item.add_marker(pytest.mark.skip(reason="the full fault sweep runs with: pytest -m full_faults"))
+        if item.get_closest_marker("full") is not None and not full:
+            item.add_marker(pytest.mark.skip(reason="a full-size sweep: runs with pytest -m full"))
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import random
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -61,41 +61,53 @@ def key_id(api_key: str) -> str:
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` requests in any ``window`` seconds: one per API key, shared by submits and polls."""
+    """At most ``limit`` requests in any ``window`` seconds: one per API key, shared by submits and polls.
+
+    The server counts a request from when it arrives, which we cannot see; we know it arrived before its
+    answer came back. So each request holds its place in the window from when it leaves until its answer
+    (or failure) is in, and counts from that moment: however slow the machine or the network, no request
+    can land in the server's window early. A margin covers the clocks' differences."""
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = max(1, limit)
         self.window = window
         self.margin = max(0.2, 0.02 * window)
-        self.sent: deque[float] = deque()
+        self.stamps: list[list[float]] = []  # one cell per request; inf while it is in flight
         self.lock = anyio.Lock()
+        self.settled = anyio.Event()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> list[float]:
+        """A place in the window; give it back with ``settle`` once the answer is in."""
         async with self.lock:
             while True:
                 now = time.monotonic()
-                while self.sent and now - self.sent[0] >= self.window + self.margin:
-                    self.sent.popleft()
-                if len(self.sent) < self.limit:
-                    self.sent.append(now)
-                    return
-                # The server counts from when a request arrives, we from when it leaves: a margin keeps
-                # network jitter from pushing a request into the server's previous window.
-                await anyio.sleep(self.window - (now - self.sent[0]) + self.margin)
+                self.stamps = [cell for cell in self.stamps if now - cell[0] < self.window + self.margin]
+                if len(self.stamps) < self.limit:
+                    cell = [math.inf]
+                    self.stamps.append(cell)
+                    return cell
+                earliest = min(cell[0] for cell in self.stamps)
+                if math.isinf(earliest):  # every place is held by a request in flight: wait for an answer
+                    self.settled = anyio.Event()
+                    await self.settled.wait()
+                else:
+                    await anyio.sleep(earliest + self.window + self.margin - now)
+
+    def settle(self, cell: list[float]) -> None:
+        cell[0] = time.monotonic()
+        self.settled.set()
 
     def observe_remaining(self, remaining: int) -> None:
         """The server counts requests we did not see (another process, another tool): trust the smaller number."""
         now = time.monotonic()
-        while self.sent and now - self.sent[0] >= self.window:
-            self.sent.popleft()
-        ours = self.limit - len(self.sent)
-        for _ in range(max(0, ours - remaining)):
-            self.sent.append(now)
+        self.stamps = [cell for cell in self.stamps if now - cell[0] < self.window]
+        ours = self.limit - len(self.stamps)
+        self.stamps += [[now] for _ in range(max(0, ours - remaining))]
 
     def block_for(self, seconds: float) -> None:
         """After a 429: count the window as full until ``seconds`` from now."""
         until = time.monotonic() + seconds - self.window
-        self.sent = deque(sorted([*self.sent, *([until] * self.limit)]))
+        self.stamps += [[until] for _ in range(self.limit)]
 
 
 def limiter_for(
@@ -193,15 +205,18 @@ class HttpApi:
         maybe_created = False  # an idempotent create retried after an answer that proved nothing
         delay = 1.0
         for attempt in range(self.max_retries + 1):
-            if self.limiter is not None:
-                await self.limiter.acquire()
+            place = await self.limiter.acquire() if self.limiter is not None else None
             self.requests += 1
             wait: float | None = None
             try:
                 debug_request(method, self.url(path), headers)
                 if create:
                     mark_submit_sending(True)
-                response = await self._send(method, self.url(path), headers, kwargs)
+                try:
+                    response = await self._send(method, self.url(path), headers, kwargs)
+                finally:
+                    if place is not None and self.limiter is not None:
+                        self.limiter.settle(place)
                 debug_response(response)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 problem = f"cannot connect ({type(exc).__name__})"  # nothing was sent: safe to retry

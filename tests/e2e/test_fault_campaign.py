@@ -2,7 +2,7 @@
 
 Each test asserts the three promises: no paid job is submitted twice (the sandbox logs every job it
 creates, with the prompt it was made from), no wrong output is served, and no traceback. The default sweep
-is small enough for CI; ``pytest -m full_faults`` runs the full one.
+is small enough for CI; ``pytest -m full`` runs the full one.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def test_kill_9_just_after_a_job_is_created_never_pays_twice(tmp_path: Path, san
     kill_right_after_a_job_is_created(3, tmp_path, sandbox)
 
 
-@pytest.mark.full_faults
+@pytest.mark.full
 def test_kill_9_just_after_a_job_is_created_full_sweep(tmp_path: Path, sandbox) -> None:
     kill_right_after_a_job_is_created(10, tmp_path, sandbox)
 

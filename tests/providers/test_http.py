@@ -212,7 +212,7 @@ def test_the_limiter_never_lets_more_than_the_limit_through_a_window() -> None:
 
     async def main() -> None:
         for _ in range(12):
-            await limiter.acquire()
+            limiter.settle(await limiter.acquire())  # answered at once
             sent.append(time.monotonic())
 
     anyio.run(main)
@@ -223,7 +223,28 @@ def test_the_limiter_never_lets_more_than_the_limit_through_a_window() -> None:
 def test_the_limiter_believes_the_server_about_what_is_left() -> None:
     limiter = SlidingWindowLimiter(10, 60)
     limiter.observe_remaining(2)
-    assert len(limiter.sent) == 8
+    assert len(limiter.stamps) == 8
+
+
+def test_a_request_counts_from_its_answer_so_a_slow_one_cannot_land_early() -> None:
+    limiter = SlidingWindowLimiter(1, 0.3)
+    marks: dict[str, float] = {}
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            place = await limiter.acquire()
+
+            async def second() -> None:
+                await limiter.acquire()  # waits for the first answer, then for a whole window after it
+                marks["second"] = time.monotonic()
+
+            group.start_soon(second)
+            await anyio.sleep(0.2)  # the first request is still in flight
+            marks["answered"] = time.monotonic()
+            limiter.settle(place)
+
+    anyio.run(main)
+    assert marks["second"] - marks["answered"] >= 0.3
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
