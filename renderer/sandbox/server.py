@@ -200,11 +200,9 @@ def make_output(job: dict[str, Any], inputs: list[Path], root: Path) -> Path:
     elif model in LIPSYNC_MODELS:
         picture = next(f for f in files if not f.media_type.startswith("audio"))
         sound = next(f for f in files if f.media_type.startswith("audio"))
-        if picture.media_type.startswith("image"):
-            kind, fmt, files = "video", ".mp4", [picture, sound]
-            params = {"duration": 2, "fps": 12, "width": 160}
-        else:
-            kind, fmt, files, params = "upscale", ".mp4", [picture], {"scale": 1}
+        # a talking picture carries the speech, as the real service's output does
+        kind, fmt, params = "video", ".mp4", {"duration": 2, "fps": 12, "width": 160, "prompt": "a face talking"}
+        files = [picture, sound] if picture.media_type.startswith("image") else [sound]
     elif model in VIDEO_UPSCALE_MODELS:
         kind, fmt, params = "upscale", ".mp4", {"scale": 2}
     else:

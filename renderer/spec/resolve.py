@@ -361,7 +361,7 @@ def _resolve_inputs(
         path = ("assets", entry, *where)
         kind, target = _classify(ref, known)
         if isinstance(ref, dict) and slot.startswith("clips."):
-            trim = {k: ref[k] for k in ("from", "to") if k in ref}
+            trim = {k: ref[k] for k in ("from", "to", "audio", "volume") if k in ref}
             if "from" in trim and "to" in trim and trim["to"] <= trim["from"]:
                 problems.add(
                     path,

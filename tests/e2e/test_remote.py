@@ -51,6 +51,10 @@ def test_every_asset_type_once_then_not_a_single_request(tmp_path: Path, cache: 
     assert lock["clip"]["resolved_model"] == "fal:kling-v3" and lock["clip"]["job_id"].startswith("job_")
     assert lock["big"]["cost_usd"] == 0.5 and lock["theme"]["cost_usd"] == 0.00075
     assert lock["theme"]["resolved_model"] == "vrex:ace-step-v1.5" and lock["theme"]["output"] == "theme.mp3"
+    from renderer.media.probe import probe
+
+    assert probe(tmp_path / "out" / "talk.mp4").get("audio_codec")  # lipsync output speaks, as the real one does
+    assert probe(tmp_path / "out" / "final.mp4").get("audio_codec")
     manifest = {o["asset"]: o for o in read_manifest(tmp_path / "out")["outputs"]}
     assert manifest["theme"]["media_type"] == "audio/mpeg" and manifest["theme"]["cost_usd"] == 0.00075
     seen = len(requests_of(server))

@@ -277,3 +277,37 @@ def test_offline_speech_is_audible_and_deterministic(tmp_path: Path) -> None:
     assert info["sample_rate"] == 44100 and info["channels"] == 2 and info["duration"] > 1.0
     audio = decode_audio(first)
     assert np.sqrt(np.mean(audio**2)) > 0.01 and np.max(np.abs(audio)) < 1.0
+
+
+@pytest.mark.e2e
+def test_compose_keeps_each_clips_own_sound_through_cuts_and_crossfades(tmp_path: Path) -> None:
+    from tests.helpers import decode_audio
+
+    spec = write(
+        tmp_path / "p.yaml",
+        """
+        version: 1
+        assets:
+          still: {type: image, prompt: a harbour, width: 96, aspect_ratio: "16:9"}
+          tune: {type: music, prompt: calm piano, duration: 3, seed: 2}
+          bed: {type: music, prompt: soft strings, duration: 5, seed: 3}
+          push: {type: video, prompt: boats, duration: 2, fps: 12, width: 96, inputs: [still, tune]}
+          pan: {type: video, prompt: sky, duration: 2, fps: 12, width: 96}
+          cut: {type: compose, clips: [push, pan], transition: {type: crossfade, duration: 0.5}}
+          softer: {type: compose, clips: [{asset: push, volume: 0.25}, pan], transition: {type: crossfade, duration: 0.5}}
+          ducked: {type: compose, clips: [push, pan], audio: bed}
+          muted: {type: compose, clips: [{asset: push, audio: false}, pan], audio: bed}
+    """,
+    )
+    assert render(spec, cwd=tmp_path, cache=tmp_path / "c").returncode == 0
+
+    def loudness(name: str, start: float, end: float) -> float:
+        samples = decode_audio(tmp_path / "out" / f"{name}.mp4")
+        return float(np.sqrt((samples[int(start * 44100) : int(end * 44100)] ** 2).mean()))
+
+    assert loudness("cut", 0.2, 1.2) > 0.05  # the clip's own sound is there ...
+    assert loudness("cut", 2.6, 3.4) < 0.001  # ... and the silent clip after the crossfade is silent
+    assert 0.15 < loudness("softer", 0.2, 1.2) / loudness("cut", 0.2, 1.2) < 0.35  # volume: 0.25
+    bed_alone = loudness("muted", 0.2, 1.2)
+    assert bed_alone > 0.01  # the music bed plays under a muted clip at its own level
+    assert loudness("ducked", 2.2, 3.6) > 0.5 * loudness("muted", 2.2, 3.6)  # after the talk, the bed is back

@@ -99,7 +99,8 @@ def make_upscale(request: JobRequest, out: Path) -> None:
 
 def make_compose(request: JobRequest, out: Path) -> None:
     """Clips one after another (cuts or crossfades, each trimmed), fitted to one size and frame rate, with
-    title and caption overlays, a music bed faded in and out and ducked under a voiceover. H.264 + AAC."""
+    title and caption overlays; each clip's own sound kept (cut and crossfaded with it; ``audio: false`` or a
+    ``volume`` per clip), a voiceover, and a music bed faded in and out and ducked under both. H.264 + AAC."""
     params = request.params
     clips = [i for i in request.inputs if i.slot.startswith("clips.")]
     trims: list[dict[str, Any]] = params.get("clips") or [{} for _ in clips]
@@ -161,7 +162,7 @@ def make_compose(request: JobRequest, out: Path) -> None:
         label = f"t{number}"
     maps = ["-map", f"[{label}]"]
     track = out.with_suffix(".audio.m4a")
-    mixed = _mix_audio(request, params, total)
+    mixed = _mix_audio(request, params, total, _clip_sounds(clips, infos, trims, lengths, fade), fade)
     if mixed is not None:
         encode_aac(*mixed, track)
         scratch.append(track)
@@ -211,34 +212,84 @@ def _text_frame(dest: Path, width: int, height: int, text: str, place: str) -> N
     text_overlay(width, height, text, place=place).save(dest, format="PNG")
 
 
-def _mix_audio(request: JobRequest, params: dict[str, Any], total: float) -> tuple[list[str], list[str], str] | None:
-    """The music bed (faded in and out) and the voiceover, with the music ducked under the voice: the
-    inputs, the filter graph and its output label, or None when there is no audio."""
+def _clip_sounds(
+    clips: list[InputFile], infos: list[dict[str, Any]], trims: list[dict[str, Any]], lengths: list[float], fade: float
+) -> list[tuple[Path | None, float, float, float]]:
+    """(file or None for silence, start, length, volume) of each clip's own sound, as it is cut."""
+    sounds: list[tuple[Path | None, float, float, float]] = []
+    for clip, info, trim, length in zip(clips, infos, trims, lengths, strict=True):
+        audible = info.get("audio_codec") and trim.get("audio", True) and float(trim.get("volume", 1)) > 0
+        start = float(trim.get("from", 0))
+        sounds.append((clip.path if audible else None, start, length, float(trim.get("volume", 1))))
+    return sounds if any(path for path, *_ in sounds) else []
+
+
+def _mix_audio(
+    request: JobRequest,
+    params: dict[str, Any],
+    total: float,
+    sounds: list[tuple[Path | None, float, float, float]],
+    fade: float = 0.0,
+) -> tuple[list[str], list[str], str] | None:
+    """The clips' own sound (cut and crossfaded with the pictures), the voiceover, and the music bed (faded
+    in and out, ducked under the clips' sound and the voice): the inputs, the filter graph and its output
+    label, or None when there is no audio at all."""
     args: list[str] = []
     chains: list[str] = []
     music = next((i for i in request.inputs if i.slot == "audio"), None)
     voice = next((i for i in request.inputs if i.slot == "voiceover"), None)
     # Fixed frame sizes before filters with two inputs: otherwise how frames happen to arrive changes the mix.
-    fit = f"aformat=sample_rates=44100:channel_layouts=stereo,apad,atrim=0:{total:.6f},asetnsamples=n=1024:p=1"
+    fixed = "asetnsamples=n=1024:p=1"
+    stereo = "aformat=sample_rates=44100:channel_layouts=stereo"
+    fit = f"{stereo},apad,atrim=0:{total:.6f},{fixed}"
+    talk: list[str] = []  # labels of what the bed ducks under
+    if sounds:
+        labels = []
+        for number, (path, start, length, volume) in enumerate(sounds):
+            if path is None:
+                chains.append(f"anullsrc=r=44100:cl=stereo,atrim=0:{length:.6f},{fixed}[s{number}]")
+            else:
+                index = _count_inputs(args)
+                args += ["-i", str(path)]
+                chains.append(
+                    f"[{index}:a]atrim=start={start}:duration={length:.6f},asetpts=PTS-STARTPTS,{stereo},"
+                    f"apad,atrim=0:{length:.6f},volume={volume},{fixed}[s{number}]"
+                )
+            labels.append(f"s{number}")
+        if fade > 0 and len(labels) > 1:
+            label = labels[0]
+            for number, nxt in enumerate(labels[1:], start=1):
+                chains.append(f"[{label}][{nxt}]acrossfade=d={fade:.6f}:c1=tri:c2=tri,{fixed}[sx{number}]")
+                label = f"sx{number}"
+        else:
+            chains.append("".join(f"[{n}]" for n in labels) + f"concat=n={len(labels)}:v=0:a=1,{fixed}[sx]")
+            label = "sx"
+        chains.append(f"[{label}]{fit}[clipsound]")
+        talk.append("clipsound")
+    if voice is not None:
+        index = _count_inputs(args)
+        args += ["-i", str(voice.path)]
+        chains.append(f"[{index}:a]{fit}[voice]")
+        talk.append("voice")
+    if len(talk) == 2:
+        chains.append(f"[clipsound][voice]amix=inputs=2:duration=first:normalize=0,{fixed}[talk]")
+        talk = ["talk"]
     bed = None
     if music is not None:
         index = _count_inputs(args)
         args += ["-i", str(music.path)]
-        fade = min(float(params.get("fade", 1.0)), total / 2)
+        fade_bed = min(float(params.get("fade", 1.0)), total / 2)
         volume = float(params.get("music_volume", 0.8))
         chains.append(
-            f"[{index}:a]{fit},afade=t=in:d={fade}:curve=tri,"
-            f"afade=t=out:st={total - fade:.6f}:d={fade},volume={volume}[bed]"
+            f"[{index}:a]{fit},afade=t=in:d={fade_bed}:curve=tri,"
+            f"afade=t=out:st={total - fade_bed:.6f}:d={fade_bed},volume={volume}[bed]"
         )
         bed = "bed"
-    if voice is None:
+    if not talk:
         return (args, chains, bed) if bed else None
-    index = _count_inputs(args)
-    args += ["-i", str(voice.path)]
     if bed is None:
-        chains.append(f"[{index}:a]{fit}[mix]")
-        return args, chains, "mix"
-    chains.append(f"[{index}:a]{fit},asplit=2[vo1][vo2]")
-    chains.append("[bed][vo1]sidechaincompress=threshold=0.02:ratio=12:attack=20:release=400[ducked]")
-    chains.append("[ducked][vo2]amix=inputs=2:duration=first:normalize=0[mix]")
+        return args, chains, talk[0]
+    chains.append(f"[{talk[0]}]asplit=2[key][over]")
+    chains.append("[bed][key]sidechaincompress=threshold=0.02:ratio=12:attack=20:release=400[ducked]")
+    chains.append("[ducked][over]amix=inputs=2:duration=first:normalize=0[mix]")
     return args, chains, "mix"
