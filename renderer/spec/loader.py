@@ -6,6 +6,7 @@ Only the slow path uses this: a spec whose bytes are unchanged since the last ru
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ except AttributeError:  # PyYAML built without libyaml
 class _Walker:
     """Turns a composed node tree into Python data; notes marks, refuses duplicates and alias bombs."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.text = text
         self.marks: Marks = {}
         self.problems: list[Problem] = []
         self.nodes = 0
@@ -62,11 +64,18 @@ class _Walker:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode) and not node.style and not self.tagged(node):
+            return core_scalar(node.value)
         try:
             return self.constructor.construct_object(node)
         except yaml.YAMLError as exc:
             self.problem(node, f"cannot read this value: {getattr(exc, 'problem', exc)}")
             return None
+
+    def tagged(self, node: yaml.Node) -> bool:
+        """Whether the value carries an explicit tag (``!!str 5``), which the reader keeps."""
+        index = node.start_mark.index
+        return 0 <= index < len(self.text) and self.text[index] == "!"
 
     def scalar_key(self, node: yaml.Node) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
@@ -77,6 +86,36 @@ class _Walker:
             # YAML reads `1:` or `yes:` as a number or boolean; keys are names, so keep the text.
             value = node.value
         return value
+
+
+_INT = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def core_scalar(text: str) -> Any:
+    """A plain scalar as YAML 1.2's core schema reads it, as editors (yaml-language-server) do: PyYAML reads
+    YAML 1.1, where ``16:9`` is the number 969, ``no`` is false and ``2024-01-01`` a date."""
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if _INT.fullmatch(text):
+        return int(text)
+    if text.startswith(("0o", "0x")):
+        try:
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        except ValueError:
+            return text
+    if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
+        return float(text)
+    lowered = text.lower()
+    if lowered in (".inf", "+.inf", "-.inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if lowered == ".nan":
+        return float("nan")
+    return text
 
 
 class _TooBig(Exception):
@@ -110,7 +149,7 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
         raise SpecError([Problem(display, 1, 1, f"this is not valid YAML: {exc}")]) from None
     if node is None:
         raise SpecError([Problem(display, 1, 1, "the file holds no YAML document")])
-    walker = _Walker(display)
+    walker = _Walker(display, text)
     try:
         data_out = walker.walk(node, (), 0)
     except _TooBig as exc:
@@ -131,7 +170,11 @@ def _yaml_message(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:
         return "a tab is used for indentation; YAML needs spaces"
     hint = ""
     if "mapping values are not allowed" in problem:
-        hint = "; a value with ': ' in it needs quotes"
+        value = source.split(": ", 1)[1] if ": " in source.strip() else ""
+        if ": " in value or value.rstrip().endswith(":"):
+            hint = "; a value with ': ' in it needs quotes"
+        else:
+            hint = "; check the indentation of this line against the lines above it"
     elif "could not find expected ':'" in problem:
         hint = "; a key needs ': ' after it"
     return f"this is not valid YAML: {problem}{hint}"

@@ -218,6 +218,8 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
         return [at(path, f"{subject}: '{field}' does not have the expected form (got {_describe(error.instance)})")]
     if validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)
+        if field in ("inputs", "clips") and isinstance(error.instance, str):
+            return [at(path, f"{subject}: '{field}' is a list; write {field}: [{error.instance}]")]
         if (
             best.validator == "type"
             and "ref" in str(error.schema)

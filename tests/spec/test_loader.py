@@ -60,3 +60,25 @@ def test_a_directory_and_a_missing_file(tmp_path: Path) -> None:
         load_yaml(tmp_path, "dir")
     with pytest.raises(SpecError, match="no such file"):
         load_yaml(tmp_path / "none.yaml", "none.yaml")
+
+
+def test_plain_values_read_as_yaml_1_2_as_editors_read_them(tmp_path: Path) -> None:
+    spec = tmp_path / "p.yaml"
+    spec.write_text(
+        "ratio: 16:9\nanswer: no\nflag: true\nold: yes\nday: 2024-01-01\nhex: 0x1f\nn: -12\nx: 1.5e3\n"
+        "nothing: ~\nquoted: '12'\nforced: !!str 5\n"
+    )
+    data, _ = load_yaml(spec, "p.yaml")
+    assert data == {
+        "ratio": "16:9",  # YAML 1.1 (PyYAML): the number 969
+        "answer": "no",  # YAML 1.1: false
+        "flag": True,
+        "old": "yes",
+        "day": "2024-01-01",  # YAML 1.1: a date
+        "hex": 31,
+        "n": -12,
+        "x": 1500.0,
+        "nothing": None,
+        "quoted": "12",
+        "forced": "5",
+    }
