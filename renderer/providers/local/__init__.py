@@ -15,6 +15,7 @@ import anyio.to_thread
 
 from renderer.errors import AssetError
 from renderer.media.ffmpeg import job_processes, stop
+from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState, ProviderContext
 from renderer.spec.model import Asset, ProviderSettings, input_path
 
@@ -36,6 +37,33 @@ MISSING_SPEECH = (
 
 def speech_engine() -> str | None:
     return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+def _compose_problems(asset: Asset, assets: dict[str, Asset]) -> list[str]:
+    """What would otherwise end in an ffmpeg filter dump at render time: media of the wrong kind, clips
+    trimmed past their source's length, captions that end before they start."""
+    problems = []
+    for ref in asset.inputs:
+        kind = kind_of(media_type_of(input_path(ref, assets)))
+        if ref.slot in ("audio", "voiceover") and kind not in ("audio", "video"):
+            problems.append(f"'{ref.slot}' must be sound (an audio asset or file), not {kind} '{ref.target}'")
+    trims = asset.params.get("clips") or []
+    clips = [ref for ref in asset.inputs if ref.slot.startswith("clips.")]
+    for number, (ref, trim) in enumerate(zip(clips, trims, strict=False)):
+        source = assets.get(ref.target) if ref.kind == "asset" else None
+        length = source.params.get("duration") if source is not None and source.type == "video" else None
+        if isinstance(length, (int, float)):
+            for edge in ("from", "to"):
+                if isinstance(trim.get(edge), (int, float)) and trim[edge] > length:
+                    problems.append(
+                        f"clip {number} ('{ref.target}') is {length:g} s long, so '{edge}: {trim[edge]:g}' is past "
+                        f"its end; trim within 0 to {length:g}"
+                    )
+    for number, caption in enumerate(asset.params.get("captions") or []):
+        start, end = caption.get("from"), caption.get("to")
+        if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end <= start:
+            problems.append(f"caption {number} ends ('to: {end:g}') before it starts ('from: {start:g}')")
+    return problems
 
 
 class LocalProvider:
@@ -66,6 +94,8 @@ class LocalProvider:
             problems.append("upscale takes exactly one input (the image or video to enlarge)")
         if asset.type == "upscale" and not any(k in asset.params for k in ("width", "height", "scale")):
             problems.append("upscale needs 'scale' (for example 2) or a target 'width' / 'height'")
+        if asset.type == "compose":
+            problems += _compose_problems(asset, assets)
         for ref in asset.inputs:
             source = input_path(ref, assets)
             if (
