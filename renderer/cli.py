@@ -492,6 +492,7 @@ def _report_plan(
                             "cost_usd": o.cost_usd,
                             "path": str(project.output_dir / o.output) if o.output else None,
                             "sha256": o.sha256,
+                            "reason": o.reason,
                         }
                         for o in outcomes
                     },
@@ -512,7 +513,8 @@ def _report_plan(
         for o in to_make:
             cost = f"~${o.cost_usd:.4f}" if o.cost_usd else ("free" if o.cost_usd == 0 else "cost unknown")
             after = f" ({o.error})" if o.error else ""
-            print(f"  generate  {o.name} [{o.provider}] {cost}{after}", file=stream)
+            why = f": {o.reason}" if o.reason else ""
+            print(f"  generate  {o.name} [{o.provider}] {cost}{after}{why}", file=stream)
         if args.verbose:
             for o in outcomes:
                 if o.status is AssetStatus.CACHED:

@@ -43,6 +43,8 @@ class PlainReporter:
         if outcome.status == "cached" and not self.verbose:
             return
         detail = outcome.output if outcome.ok else outcome.error
+        if self.verbose and getattr(outcome, "reason", None):
+            detail = f"{detail} ({outcome.reason})"
         elapsed = time.monotonic() - self.started_at
         self._print(
             f"  [{self.done}/{self.total} {elapsed:5.1f}s] {SYMBOL.get(outcome.status, outcome.status):7} "

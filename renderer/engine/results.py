@@ -47,6 +47,7 @@ class Outcome:
     cost_usd: float | None = None
     key: str | None = None
     record: OutputRecord | None = None
+    reason: str | None = None  # why it is made (again): engine/why.py
 
     @property
     def ok(self) -> bool:

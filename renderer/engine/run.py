@@ -40,7 +40,7 @@ from renderer.engine.executor import Executor, LocalExecutor
 from renderer.engine.generation import Generation, utc_now
 from renderer.engine.inputs import InputHasher, Inputs
 from renderer.engine.journal import Journal
-from renderer.engine.key import asset_key
+from renderer.engine.key import cache_key, recipe
 from renderer.engine.outputs import Outputs
 from renderer.engine.plan import Planner
 from renderer.engine.pool import ProviderPool
@@ -54,6 +54,7 @@ from renderer.engine.results import (
     secret_scrubber,
 )
 from renderer.engine.scheduler import run_graph
+from renderer.engine.why import why_made
 from renderer.errors import CacheError, JobWaiting, SetupError, UsageError
 from renderer.providers.base import HttpSession, ProviderContext
 from renderer.records import AssetStatus, OutputRecord, RunMode
@@ -125,6 +126,7 @@ class Run:
         )
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
         self.scrub = secret_scrubber(options.environ)
+        self.recipes: dict[str, dict[str, object]] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
 
@@ -169,8 +171,20 @@ class Run:
             return None
         cls = self.pool.class_of(asset.provider)
         implementation = self.pool.settings_for(asset.provider).use
-        outcome.key = asset_key(asset, implementation, cls.recipe_version, inputs.hashes)
+        made_from = recipe(asset, implementation, cls.recipe_version, inputs.hashes)
+        outcome.key = cache_key(made_from)
+        self.recipes[asset.name] = made_from
         return inputs, outcome.key
+
+    def explain(self, outcome: Outcome) -> None:
+        """Say why ``outcome``'s asset is made (again)."""
+        made_from = self.recipes.get(outcome.name)
+        if made_from is None or outcome.key is None:
+            return
+        locked = self.books.locked.get(outcome.name)
+        old = self.cache.recipe_of(locked.key) if locked is not None and locked.key != outcome.key else None
+        sources = {ref.slot: ref.target for ref in self.project.assets[outcome.name].inputs}
+        outcome.reason = why_made(made_from, outcome.key, locked, old, sources)
 
     # ---- plan and check
 
@@ -182,6 +196,9 @@ class Run:
         finally:
             await self.pool.aclose()
             self.cache.close()
+        for outcome in outcomes.values():
+            if outcome.status is AssetStatus.GENERATE:
+                self.explain(outcome)
         for outcome in outcomes.values():  # a plan says which paid jobs wait for the user, too
             entry = self.journal.get(outcome.key) if outcome.status is AssetStatus.GENERATE and outcome.key else None
             if entry is not None and entry.waiting:
@@ -210,6 +227,9 @@ class Run:
             status, record = AssetStatus.GENERATED, await self.generation.generate(asset, key, inputs.files)
             await self.outputs.copy_out(asset, key, record)
         outcome.status, outcome.record, outcome.sha256 = status, record, record.sha256
+        if status is AssetStatus.GENERATED:
+            self.explain(outcome)
+            self.cache.remember_recipe(key, self.recipes[asset.name])
         outcome.cost_usd = record.cost_usd if status is AssetStatus.GENERATED else None
         paid = status is AssetStatus.GENERATED and not self.pool.class_of(asset.provider).free
         self.books.record(asset.name, lock_entry(asset, key, inputs.hashes, record), urgent=paid)

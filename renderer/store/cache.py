@@ -62,6 +62,14 @@ class Cache:
         self.store.put(source, record.sha256)
         self._index.set(written_digest(key), record.to_dict())
 
+    def remember_recipe(self, key: str, recipe: dict[str, Any]) -> None:
+        """What ``key`` was made from, so a later run can say what changed (engine/why.py)."""
+        self._index.set("recipe:" + key, recipe)
+
+    def recipe_of(self, key: str) -> dict[str, Any] | None:
+        found = self._index.get("recipe:" + key)
+        return found if isinstance(found, dict) else None
+
     def forget(self, key: str) -> None:
         stored = self._index.get(written_digest(key))
         self._index.delete(written_digest(key))

@@ -73,3 +73,21 @@ def test_usage_is_in_peoples_units() -> None:
         {"tier": "pro", "daily_limit_ms": 3_600_000, "usage_today_ms": 15_000, "total_cost_usd": 0.00225}
     )
     assert shown == "tier pro; daily limit 60.0 min; usage today 15 s; total cost $0.0022"
+
+
+def test_plan_and_verbose_say_why_an_asset_is_made_again(tmp_path: Path, cache: Path) -> None:
+    spec = write(
+        tmp_path / "p.yaml",
+        """
+        version: 1
+        assets:
+          still: {type: image, prompt: a harbour, width: 32}
+          v: {type: video, prompt: boats, duration: 1, fps: 12, width: 32, inputs: [still]}
+        """,
+    )
+    assert "still [local] free: new asset" in render("plan", spec, cwd=tmp_path, cache=cache).stdout
+    assert render(spec, cwd=tmp_path, cache=cache).returncode == 0
+    spec.write_text(spec.read_text().replace("a harbour", "a quiet harbour"))
+    assert "still [local] free: prompt changed" in render("plan", spec, cwd=tmp_path, cache=cache).stdout
+    shown = render(spec, "-v", cwd=tmp_path, cache=cache).stdout
+    assert "still: still.png (prompt changed)" in shown and "v: v.mp4 (input 'still' changed)" in shown
