@@ -6,6 +6,7 @@
     render cancel SPEC                  cancel this project's paid jobs still pending (they cost money)
     render resolve SPEC [ASSET ...]     the paid jobs render waits on; settle one whose submit is unconfirmed
     render merge-lock BASE OURS THEIRS  git's merge driver for lockfiles (see the README)
+    render schema [-o FILE]             the project file's JSON Schema, for editors
     render usage SPEC                   the providers' quotas (Vrex: the day's music allowance)
     render sandbox                      a local server speaking varg and Vrex, to try a spec for free
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
 
-COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "merge-lock", "sandbox")
+COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "merge-lock", "schema", "sandbox")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -48,6 +49,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--latency", type=float, help="seconds from submit to done")
         parser.add_argument("--fault-rate", type=float, help="share of requests that get an injected fault")
         parser.add_argument("--log", metavar="FILE", help="append every request as a JSON line")
+        return parser
+    if command == "schema":
+        parser = argparse.ArgumentParser(
+            prog="render schema",
+            description="Print the project file's JSON Schema (or write it to a file), for editor completion and "
+            "checking: point yaml-language-server at it (see the README).",
+        )
+        parser.add_argument("-o", "--output", metavar="FILE", help="write it here instead of printing it")
         return parser
     if command == "merge-lock":
         parser = argparse.ArgumentParser(
@@ -104,7 +113,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
         epilog="Commands: render validate SPEC | render plan SPEC | render cancel SPEC | render usage SPEC | "
-        "render resolve SPEC | render merge-lock BASE OURS THEIRS | render sandbox | render --version. "
+        "render resolve SPEC | render merge-lock BASE OURS THEIRS | render schema | render sandbox | "
+        "render --version. "
         "Exit status: 0 done, 1 an asset failed or waits or --check found work, 2 bad spec or usage, "
         "130 interrupted, 143 terminated.",
     )
@@ -181,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             return _resolve(args)
         if command == "merge-lock":
             return _merge_lock(args)
+        if command == "schema":
+            return _schema(args)
         if command == "plan" or args.dry_run:
             mode = RunMode.PLAN
         elif args.check:
@@ -677,6 +689,18 @@ def _remote_jobs(args: argparse.Namespace) -> tuple[Project, Journal, list[Journ
     journal.adopt_legacy(_cache_dir(args) / "journal", set(project.assets))
     mine = [e for e in journal.pending() if e.asset in project.assets and e.provider in project.providers]
     return project, journal, mine
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    text = files("renderer.schemas").joinpath("project.schema.json").read_text(encoding="utf-8")
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}; in a project file: # yaml-language-server: $schema={args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _merge_lock(args: argparse.Namespace) -> int:

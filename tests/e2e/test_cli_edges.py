@@ -91,3 +91,14 @@ def test_plan_and_verbose_say_why_an_asset_is_made_again(tmp_path: Path, cache: 
     assert "still [local] free: prompt changed" in render("plan", spec, cwd=tmp_path, cache=cache).stdout
     shown = render(spec, "-v", cwd=tmp_path, cache=cache).stdout
     assert "still: still.png (prompt changed)" in shown and "v: v.mp4 (input 'still' changed)" in shown
+
+
+def test_schema_is_printed_or_written_for_editors(tmp_path: Path, cache: Path) -> None:
+    import json
+
+    printed = json.loads(render("schema", cwd=tmp_path, cache=cache).stdout)
+    assert render("schema", "-o", tmp_path / "s.json", cwd=tmp_path, cache=cache).returncode == 0
+    written = json.loads((tmp_path / "s.json").read_text())
+    assert printed == written and "assets" in written["properties"]
+    image_defaults = written["definitions"]["defaults"]["properties"]["image"]["propertyNames"]["enum"]
+    assert "width" in image_defaults and "clips" not in image_defaults  # typos in defaults blocks are flagged
