@@ -556,6 +556,7 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
     waiting = [o for o in outcomes if o.status is AssetStatus.WAITING]
     if waiting:
         totals["waiting"] = len(waiting)
+    costs = run_costs(outcomes)
     interrupted = result.count(AssetStatus.INTERRUPTED)
     if args.json:
         import json
@@ -583,6 +584,7 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
                         for o in outcomes
                     },
                     "totals": totals,
+                    "cost": costs,
                     "manifest": str(result.manifest) if result.manifest else None,
                     "elapsed": round(elapsed, 3),
                 }
@@ -597,6 +599,7 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
         if waiting:
             parts.append(f"{len(waiting)} waiting")
         print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
+        print(f"  {cost_line(costs)}", file=stream)
         finals = _final_outputs(project, result)
         for name in finals:
             print(f"  {name}: {_rel(project.output_dir / project.assets[name].output)}", file=stream)
@@ -622,6 +625,31 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             file=sys.stderr,
         )
     return 1 if failed or skipped or waiting else 0
+
+
+def run_costs(outcomes: list[Any]) -> dict[str, Any]:
+    """What this run spent, and what the project's outputs cost in all, with unknown costs named."""
+    made = [o for o in outcomes if o.status is AssetStatus.GENERATED]
+    ready = [o for o in outcomes if o.ok and o.record is not None]
+    return {
+        "spent_usd": round(sum(o.cost_usd for o in made if o.cost_usd is not None), 6),
+        "spent_unknown": [o.name for o in made if o.cost_usd is None],
+        "project_usd": round(sum(o.record.cost_usd for o in ready if o.record.cost_usd is not None), 6),
+        "project_unknown": [o.name for o in ready if o.record.cost_usd is None],
+    }
+
+
+def cost_line(costs: dict[str, Any]) -> str:
+    def unknown(names: list[str]) -> str:
+        if not names:
+            return ""
+        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        return f" + {len(names)} unknown ({shown})"
+
+    return (
+        f"spent ${costs['spent_usd']:.4f}{unknown(costs['spent_unknown'])} this run; "
+        f"the outputs cost ${costs['project_usd']:.4f}{unknown(costs['project_unknown'])} in all"
+    )
 
 
 def _final_outputs(project: Project, result: RunResult) -> list[str]:

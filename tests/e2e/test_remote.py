@@ -61,6 +61,10 @@ def test_every_asset_type_once_then_not_a_single_request(tmp_path: Path, cache: 
     shutil.rmtree(tmp_path / "out")
     code, again = render_json(spec, cwd=tmp_path, cache=cache, env=KEYS)
     assert code == 0 and again["totals"]["generated"] == 0
+    spent = summary["cost"]["spent_usd"]
+    assert spent > 0 and summary["cost"]["project_usd"] == spent  # Vrex and varg v2 say what a job cost
+    assert again["cost"]["spent_usd"] == 0 and again["cost"]["project_usd"] == spent  # nothing paid twice
+    assert set(summary["cost"]["spent_unknown"]) <= {"still", "clip", "voice", "song", "talk"}  # v1 gives no price
     assert len(requests_of(server)) == seen  # the cache answers; the provider hears nothing
 
 
