@@ -311,3 +311,26 @@ def test_compose_keeps_each_clips_own_sound_through_cuts_and_crossfades(tmp_path
     bed_alone = loudness("muted", 0.2, 1.2)
     assert bed_alone > 0.01  # the music bed plays under a muted clip at its own level
     assert loudness("ducked", 2.2, 3.6) > 0.5 * loudness("muted", 2.2, 3.6)  # after the talk, the bed is back
+
+
+@pytest.mark.e2e
+def test_defaults_agree_a_video_keeps_its_pictures_size_and_an_mp3_is_as_long_as_asked(tmp_path: Path) -> None:
+    from renderer.media.probe import probe
+    from tests.helpers import decode_audio
+
+    spec = write(
+        tmp_path / "p.yaml",
+        """
+        version: 1
+        assets:
+          pic: {type: image, prompt: a harbour, width: 200, aspect_ratio: "4:3"}
+          v: {type: video, prompt: boats, duration: 1, fps: 12, inputs: [pic]}
+          told: {type: video, prompt: boats, duration: 1, fps: 12, width: 64, inputs: [pic]}
+          song: {type: music, prompt: calm piano, duration: 2, output: song.mp3}
+    """,
+    )
+    assert render(spec, cwd=tmp_path, cache=tmp_path / "c").returncode == 0
+    out = tmp_path / "out"
+    assert (probe(out / "v.mp4")["width"], probe(out / "v.mp4")["height"]) == (200, 150)
+    assert probe(out / "told.mp4")["width"] == 64  # told otherwise: as told
+    assert len(decode_audio(out / "song.mp3")) == 2 * 44100  # encoder delay and padding trimmed

@@ -17,6 +17,9 @@ RATE = 44_100
 # Audio is resampled and encoded with SIMD off: swresample's and the encoders' SIMD paths round differently
 # per CPU, and audio is cheap enough in plain C.
 AUDIO_CPUFLAGS = "0"
+# The LAME header (written by default) tells decoders the encoder's delay and padding, so an MP3 plays
+# exactly as long as asked instead of some 30 ms longer.
+MP3 = ["-c:a", "libmp3lame", "-b:a", "192k"]
 
 
 def make_music(request: JobRequest, out: Path) -> None:
@@ -47,7 +50,7 @@ def make_speech(request: JobRequest, out: Path) -> None:
         codec = {
             ".wav": ["-c:a", "pcm_s16le"],
             ".flac": ["-c:a", "flac"],
-            ".mp3": ["-c:a", "libmp3lame", "-b:a", "192k", "-write_xing", "0"],
+            ".mp3": MP3,
         }[out.suffix.lower()]
         run_ffmpeg(
             ["-i", str(raw), "-ar", str(RATE), "-ac", "2", *codec, *BITEXACT, str(out)],
@@ -73,7 +76,7 @@ def write_audio(stereo: np.ndarray, out: Path) -> None:
 
 
 def encode(wav: Path, out: Path) -> None:
-    codec = {".flac": ["-c:a", "flac"], ".mp3": ["-c:a", "libmp3lame", "-b:a", "192k", "-write_xing", "0"]}
+    codec = {".flac": ["-c:a", "flac"], ".mp3": MP3}
     run_ffmpeg(
         ["-i", str(wav), *codec[out.suffix.lower()], *BITEXACT, str(out)],
         what=f"encode {out.suffix}",

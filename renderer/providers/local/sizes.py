@@ -23,10 +23,10 @@ def frame_size(params: dict[str, Any], long_edge: int) -> tuple[int, int]:
         else:
             width, height = long_edge * rw / rh, long_edge
     assert width is not None and height is not None
-    return _even(width), _even(height)
+    return even(width), even(height)
 
 
-def _even(value: float) -> int:
+def even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 

@@ -9,7 +9,7 @@ from renderer.media.ffmpeg import BITEXACT, H264, MP4, SWS_FLAGS, YUV420P, encod
 from renderer.media.probe import probe
 from renderer.media.types import kind_of
 from renderer.providers.base import InputFile, JobRequest
-from renderer.providers.local.sizes import frame_size, seed_of
+from renderer.providers.local.sizes import even, frame_size, seed_of
 
 
 def _first(inputs: list[InputFile], kind: str) -> InputFile | None:
@@ -25,8 +25,12 @@ def make_video(request: JobRequest, out: Path) -> None:
     duration = float(params.get("duration", 5))
     fps = float(params.get("fps", 24))
     frames = max(1, round(duration * fps))
-    width, height = frame_size(params, 640)
     image = _first(request.inputs, "image")
+    if image is not None and not any(params.get(k) for k in ("width", "height", "aspect_ratio")):
+        info = probe(image.path)  # told nothing about size: keep the picture's own
+        width, height = (even(info["width"]), even(info["height"])) if info.get("width") else frame_size(params, 640)
+    else:
+        width, height = frame_size(params, 640)
     audio = _first(request.inputs, "audio")
     still = out.with_suffix(".still.png")
     if image is not None:  # a slow push in over the picture, drifting right
