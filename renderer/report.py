@@ -51,6 +51,10 @@ class PlainReporter:
             f"{outcome.name}: {detail}"
         )
 
+    def progress(self, name: str, state: str) -> None:
+        if self.verbose and state.startswith("retrying"):  # retries and backoff are visible at -v
+            self._print(f"  retry    {name}: {state}")
+
     def note(self, message: str) -> None:
         self._print(message)
 
@@ -68,6 +72,8 @@ class LiveReporter(PlainReporter):
 
         self.console = Console(file=stream)
         self.running: dict[str, str] = {}
+        self.states: dict[str, str] = {}  # what each running job is doing
+        self.began: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.live = Live(console=self.console, refresh_per_second=8, transient=True, get_renderable=self._render)
 
@@ -78,8 +84,12 @@ class LiveReporter(PlainReporter):
         elapsed = time.monotonic() - self.started_at
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items())) or "starting"
         table.add_row(f"[bold]{self.done}/{self.total}[/] assets  {counts}  [dim]{elapsed:.1f}s[/]")
+        now = time.monotonic()
         for name, provider in list(self.running.items())[:12]:
-            table.add_row(f"  [cyan]⠿[/] {name} [dim]({provider})[/]")
+            state = self.states.get(name, "starting")
+            table.add_row(
+                f"  [cyan]⠿[/] {name} [dim]({provider})[/] {state} [dim]{now - self.began.get(name, now):.0f}s[/]"
+            )
         if len(self.running) > 12:
             table.add_row(f"  [dim]… and {len(self.running) - 12} more running[/]")
         return table
@@ -90,9 +100,15 @@ class LiveReporter(PlainReporter):
 
     def started(self, name: str, provider: str) -> None:
         self.running[name] = provider
+        self.began[name] = time.monotonic()
+
+    def progress(self, name: str, state: str) -> None:
+        self.states[name] = state
 
     def finished(self, outcome: Any) -> None:
         self.running.pop(outcome.name, None)
+        self.states.pop(outcome.name, None)
+        self.began.pop(outcome.name, None)
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
         self.done += 1
         if outcome.status == "cached":

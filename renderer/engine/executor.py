@@ -22,6 +22,7 @@ from renderer.engine.journal import Journal, JournalEntry
 from renderer.errors import AssetError, JobWaiting, ProviderError, UnconfirmedSubmit
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import (
+    PROGRESS,
     SUBMIT_ATTEMPT,
     FindsJobs,
     Job,
@@ -64,17 +65,32 @@ class LocalExecutor:
     intent before the create request leaves, the job id when it answers; an unconfirmed submit is never
     sent again by itself."""
 
-    def __init__(self, providers: ProviderPool, journal: Journal, scratch: Path) -> None:
+    def __init__(
+        self,
+        providers: ProviderPool,
+        journal: Journal,
+        scratch: Path,
+        on_state: Callable[[str, str], None] = lambda asset, state: None,
+    ) -> None:
         self.providers = providers
         self.journal = journal
         self.scratch = scratch
+        self.on_state = on_state  # (asset, what its job is doing): the live display
 
     async def execute(self, task: GenerateTask) -> Generated:
+        token = PROGRESS.set(lambda state: self.on_state(task.request.asset, state))
+        try:
+            return await self._execute(task)
+        finally:
+            PROGRESS.reset(token)
+
+    async def _execute(self, task: GenerateTask) -> Generated:
         provider = self.providers.get(task.provider)
         tuning = self.providers.settings_for(task.provider).tuning
         request = task.request
         if provider.free:
             await self._upload(provider, request)
+            self.on_state(request.asset, "making")
             job, resumed, since = await provider.submit(request), False, time.time()
         else:
             job, resumed, since = await self._paid_job(task, provider)
@@ -88,6 +104,7 @@ class LocalExecutor:
                     "stopped waiting for it. It stays journaled: the next render collects it if it finished "
                     "(raise 'job_deadline' in the provider block to wait longer, or 'render cancel' it)",
                 )
+            self.on_state(request.asset, job.state.value)
             await anyio.sleep(delay)
             delay = min(delay * 1.5, ceiling)
             job = await provider.poll(job)
@@ -99,6 +116,8 @@ class LocalExecutor:
                 job.error or f"the job ended as {job.state.value}",
             )
         dest = self.scratch / f"{uuid.uuid4().hex}{request.output_format}"
+        if not provider.free:
+            self.on_state(request.asset, "downloading")
         try:
             streamed = await provider.fetch(job, dest)
             if streamed:
@@ -111,6 +130,8 @@ class LocalExecutor:
         return Generated(dest, digest, size, job, resumed)
 
     async def _upload(self, provider: Provider, request: JobRequest) -> None:
+        if request.inputs and not provider.free:
+            self.on_state(request.asset, "uploading")
         for item in request.inputs:
             item.url = await provider.upload(item)
 
@@ -145,6 +166,7 @@ class LocalExecutor:
                 f"nothing was sent to {task.provider}; free some space or fix the folder, then render again"
             ) from None
         request.idempotency_key = entry.attempt
+        self.on_state(request.asset, "submitting")
         submitted = await self._submit(entry, request, provider.submit)
         assert submitted is not None
         return submitted, False, time.time()

@@ -111,7 +111,7 @@ class Run:
         journal = Journal(state_dir / "journal")
         journal.adopt_legacy(options.cache_dir / "journal", set(project.assets))  # where render <= 0.8 kept it
         self.journal = journal
-        self.executor = executor or LocalExecutor(self.pool, journal, self.cache.scratch)
+        self.executor = executor or LocalExecutor(self.pool, journal, self.cache.scratch, reporter.progress)
         self.generation = Generation(
             self.pool,
             self.executor,

@@ -105,6 +105,17 @@ class SubmitAttempt:
 SUBMIT_ATTEMPT: ContextVar[SubmitAttempt | None] = ContextVar("render_submit_attempt", default=None)
 
 
+PROGRESS: ContextVar[Callable[[str], None] | None] = ContextVar("render_progress", default=None)
+
+
+def report_progress(state: str) -> None:
+    """Say what the job running in this context is doing ("retrying after 429 in 12 s", "downloading"):
+    the live display shows it beside the asset. A no-op outside a job."""
+    show = PROGRESS.get()
+    if show is not None:
+        show(state)
+
+
 def mark_submit_sending(sent: bool) -> None:
     attempt = SUBMIT_ATTEMPT.get()
     if attempt is not None:

@@ -27,7 +27,7 @@ import httpx
 from renderer.errors import DownloadError, ProviderError, UnconfirmedSubmit
 from renderer.media.sniff import SNIFF_BYTES, sniff_kind
 from renderer.media.types import kind_of
-from renderer.providers.base import HttpSession, mark_submit_sending
+from renderer.providers.base import HttpSession, mark_submit_sending, report_progress
 from renderer.spec.model import Tuning
 
 FINAL_STATUSES = {400, 401, 402, 403, 404, 409, 413, 422}
@@ -266,10 +266,9 @@ class HttpApi:
                     retryable=True,
                 )
             # Jitter spreads retries out; on top of Retry-After, never below it, or some would come early.
-            if wait:
-                await self.sleep(max(wait, delay) * (1.0 + 0.2 * random.random()))
-            else:
-                await self.sleep(delay * (0.8 + 0.4 * random.random()))
+            pause = max(wait, delay) * (1.0 + 0.2 * random.random()) if wait else delay * (0.8 + 0.4 * random.random())
+            report_progress(f"retrying in {pause:.0f} s after {problem}")
+            await self.sleep(pause)
             delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 

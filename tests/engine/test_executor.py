@@ -195,3 +195,19 @@ def test_a_full_disk_after_the_submit_names_the_job_to_resolve(tmp_path: Path, m
     job_id = next(iter(FakePaidProvider.jobs))
     assert f"--job-id {job_id}" in info.value.message
     assert journal.get("b" * 64) is not None  # the intent is still there: the next run waits, never re-pays
+
+
+def test_the_job_says_what_it_is_doing_as_it_goes(tmp_path: Path) -> None:
+    (tmp_path / "scratch").mkdir(exist_ok=True)
+    pool = ProviderPool(
+        {"fake": ProviderSettings("fake", "fake", {"poll_interval": 0.01, "max_poll_interval": 0.02})},
+        ProviderContext(tmp_path / "scratch", {}),
+    )
+    states: list[tuple[str, str]] = []
+    executor = LocalExecutor(
+        pool, Journal(tmp_path / "journal"), tmp_path / "scratch", lambda a, s: states.append((a, s))
+    )
+    anyio.run(executor.execute, GenerateTask("fake", request(key="c" * 64, prompt="p")))
+    said = [state for _, state in states]
+    assert said[0] == "submitting" and "queued" in said and said[-1] == "downloading"
+    assert {asset for asset, _ in states} == {"a"}
