@@ -263,9 +263,12 @@ def _interpolate(value: Any, context: dict[str, Any], path: Path_, problems: _Pr
             if name in context:
                 return str(context[name])
             choices = sorted(context)
+            how = ""
+            if name.startswith("vars.") and "." not in name[5:]:
+                how = f"; to add it, give it a value under vars: at the top (vars: {{{name[5:]}: ...}})"
             problems.add(
                 path,
-                f"asset '{asset}': '${{{name}}}' names nothing known{did_you_mean(name, choices)} "
+                f"asset '{asset}': '${{{name}}}' names nothing known{did_you_mean(name, choices)}{how} "
                 f"(known: {', '.join(choices) or 'none'}; write $$ for a literal $)",
             )
             return match.group(0)
