@@ -134,6 +134,12 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="cache directory (default: $RENDER_CACHE_DIR, else $XDG_CACHE_HOME/render)"
     )
+    parser.add_argument(
+        "--remote",
+        metavar="URL",
+        help="a shared cache to read (and push to): a folder; beats RENDER_REMOTE and the spec",
+    )
+    parser.add_argument("--no-remote", action="store_true", help="ignore the remote the spec or RENDER_REMOTE names")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line for every asset, cached ones too")
@@ -457,9 +463,18 @@ def _render_slow(
     from renderer.spec.resolve import load_project
 
     project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+    remote, push = project.remote, project.remote_push
+    if os.environ.get("RENDER_REMOTE"):
+        remote, push = os.environ["RENDER_REMOTE"], True
+    if args.remote:
+        remote, push = args.remote, True
+    if args.no_remote:
+        remote = None
     options = RenderOptions(
         cache_dir=cache_dir,
         state_dir=state_dir,
+        remote=remote,
+        remote_push=push,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,

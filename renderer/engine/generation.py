@@ -25,6 +25,7 @@ from renderer.providers.base import InputFile, JobRequest
 from renderer.records import LockEntry, MediaInfo, OutputRecord
 from renderer.spec.model import Asset
 from renderer.store.cache import Cache
+from renderer.store.remote import Remote
 
 
 def request_of(asset: Asset, key: str, files: list[InputFile]) -> JobRequest:
@@ -57,9 +58,11 @@ class Generation:
         priority: Mapping[str, int],
         on_start: Callable[[str, str], None],
         project_root: Path,
+        remote: Remote | None = None,
         clock: Callable[[], str] = utc_now,
     ) -> None:
         self.project_root = project_root
+        self.remote = remote
         self.pool = pool
         self.executor = executor
         self.cache = cache
@@ -106,10 +109,26 @@ class Generation:
             record = _with_history(record, locked)
         # Durable writes (fsync, sqlite) in a worker thread, so other jobs are not held up; the journal
         # entry goes only once the bytes are safe in the cache.
+        if self.remote is not None and self.remote.push:
+            await anyio.to_thread.run_sync(self.push, key, generated.path, record)
         await anyio.to_thread.run_sync(self.cache.put, key, generated.path, record)
         with anyio.CancelScope(shield=True):  # a Ctrl-C here must not leave an entry for a finished job
             await anyio.to_thread.run_sync(self.journal.remove, key)
         return record
+
+    def push(self, key: str, source: Path, record: OutputRecord) -> None:
+        """Blob first, then its record: a record in the remote always has its bytes. A remote that fails
+        costs a note, never the output."""
+        assert self.remote is not None
+        try:
+            self.remote.put_blob(source, record.sha256)
+            self.remote.put_record(key, record.to_dict())
+        except OSError as exc:
+            self.cache.notes.append(_push_note(self.remote, exc))
+
+
+def _push_note(remote: Remote, exc: Exception) -> str:
+    return f"note: could not push to the remote {remote.url} ({exc}); the output is kept in this cache"
 
 
 def _with_history(record: OutputRecord, locked: LockEntry) -> OutputRecord:

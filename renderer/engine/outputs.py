@@ -22,6 +22,7 @@ from renderer.records import LockEntry, MediaInfo, OutputRecord, StateAsset
 from renderer.spec.model import Asset, Project
 from renderer.store.atomic import sha256_file
 from renderer.store.cache import Cache
+from renderer.store.remote import Remote, copy_between
 
 OWNER_FILE = ".render-project"
 
@@ -33,7 +34,10 @@ class Outputs:
         cache: Cache,
         locked: Mapping[str, LockEntry],
         prior: Mapping[str, StateAsset] | None = None,
+        *,
+        remote: Remote | None = None,
     ) -> None:
+        self.remote = remote
         self.project = project
         self.cache = cache
         self.locked = locked  # the lockfile as it was read
@@ -89,6 +93,10 @@ class Outputs:
         record = self.cache.get(key)
         if record is not None:
             return record
+        if self.remote is not None:
+            record = await self._from_remote(asset, key, adopt=adopt)
+            if record is not None:
+                return record
         entry = self.locked.get(asset.name)
         if entry is None or entry.key != key or not entry.sha256 or entry.bytes is None:
             return None
@@ -110,6 +118,37 @@ class Outputs:
             copy = self.cache.scratch / f"adopt-{digest}"
             await anyio.to_thread.run_sync(shutil.copyfile, dest, copy)
             await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
+        return record
+
+    async def _from_remote(self, asset: Asset, key: str, *, adopt: bool) -> OutputRecord | None:
+        """The output of ``key`` from the shared cache: its record, then its blob, verified by sha256 and
+        taken into the local cache (a plan only looks)."""
+        assert self.remote is not None
+        remote = self.remote
+        try:
+            raw = await anyio.to_thread.run_sync(remote.get_record, key)
+            record = OutputRecord.from_dict(raw) if raw is not None else None
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        if record is None:
+            return None
+        if not adopt:
+            return record if await anyio.to_thread.run_sync(remote.has_blob, record.sha256, record.bytes) else None
+        copy = self.cache.scratch / f"remote-{record.sha256}{Path(asset.output).suffix}"
+        try:
+            written = await anyio.to_thread.run_sync(copy_between, remote, record.sha256, copy)
+        except OSError:
+            return None  # a record without its blob: made again, or --locked says what is missing
+        if written != record.sha256:
+            self.cache.notes.append(
+                f"note: the remote {remote.url} holds a damaged blob for '{asset.name}' "
+                f"(it hashes to {written[:12]}..., not {record.sha256[:12]}...); it was refused"
+            )
+            return None
+        try:
+            await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
+        finally:
+            copy.unlink(missing_ok=True)
         return record
 
     async def _adopt_blob(self, entry: LockEntry, key: str, *, adopt: bool) -> OutputRecord | None:

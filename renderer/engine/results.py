@@ -29,6 +29,8 @@ class Reporter(Protocol):
 class RenderOptions:
     cache_dir: Path
     state_dir: Path | None = None  # the project's own state (journal); None: .render beside the spec
+    remote: str | None = None  # the shared cache to use (the CLI has settled spec, flag and environment)
+    remote_push: bool = True
     mode: RunMode = RunMode.RENDER
     jobs: int = 8
     keep_going: bool = False

@@ -62,6 +62,7 @@ from renderer.spec.model import Asset, Project
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.projectlock import state_dir_for
+from renderer.store.remote import Remote, RemoteError, open_remote
 from renderer.store.state import load_state, state_path
 
 
@@ -103,7 +104,10 @@ class Run:
         self.state_file = state_path(options.cache_dir, project.path)
         prior = load_state(self.state_file, options.version)
         self.hasher = InputHasher(project, prior.files if prior else None)
-        self.outputs = Outputs(project, self.cache, self.books.locked, prior.assets if prior else None)
+        self.remote = self.open_remote(options)
+        self.outputs = Outputs(
+            project, self.cache, self.books.locked, prior.assets if prior else None, remote=self.remote
+        )
         self.pool = ProviderPool(
             project.providers, ProviderContext(self.cache.scratch, options.environ, http or HttpSession())
         )
@@ -122,6 +126,7 @@ class Run:
             priority=self.priority,
             on_start=reporter.started,
             project_root=project.root,
+            remote=self.remote,
             clock=clock,
         )
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
@@ -129,6 +134,19 @@ class Run:
         self.recipes: dict[str, dict[str, object]] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
+
+    def open_remote(self, options: RenderOptions) -> Remote | None:
+        """The shared cache, if one is named. One that cannot be reached fails --locked (which must not fall
+        back to paying) and is passed over, with a note, by everything else."""
+        if not options.remote:
+            return None
+        try:
+            return open_remote(options.remote, push=options.remote_push)
+        except RemoteError as exc:
+            if self.mode is RunMode.LOCKED:
+                raise CacheError(f"{exc}; --locked needs it to restore outputs") from None
+            self.cache.notes.append(f"note: {exc}; rendering without the remote")
+            return None
 
     # ---- the walk
 

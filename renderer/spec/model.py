@@ -128,6 +128,8 @@ class Project:
     assets: dict[str, Asset]  # in spec order
     line_of: dict[str, int] = field(default_factory=dict)
     confine: bool = True  # inputs inside the project, outputs inside the output directory
+    remote: str | None = None  # the shared cache the spec names (issue 11): a URL or a path
+    remote_push: bool = True  # False: read-only (only CI writes, say)
 
     def deps(self) -> dict[str, list[str]]:
         return {name: asset.depends_on() for name, asset in self.assets.items()}

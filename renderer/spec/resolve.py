@@ -175,6 +175,8 @@ def _resolve(
         name=str(raw.get("name") or path.stem),
         output_dir=output_dir.resolve(),
         confine=raw.get("confine") is not False,
+        remote=_remote_url(raw.get("remote"), root),
+        remote_push=not (isinstance(raw.get("remote"), dict) and raw["remote"].get("push") is False),
         providers=settings,
         assets=assets,
         line_of=line_of,
@@ -459,6 +461,16 @@ def _check_file(
         )
         return None
     return relative if relative is not None else str(candidate)
+
+
+def _remote_url(value: Any, root: Path) -> str | None:
+    """The spec's remote as a URL; a relative path is relative to the spec, as every path in it is."""
+    url = value.get("url") if isinstance(value, dict) else value
+    if not isinstance(url, str) or not url:
+        return None
+    if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
+        return str(root / url)
+    return url
 
 
 def _special_kind(path: Path) -> str | None:

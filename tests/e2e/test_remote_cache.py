@@ -1,0 +1,73 @@
+"""The shared remote cache (a shared folder): one machine pays, the others restore by content."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.helpers import KEYS, LONG_CAPTION, remote_spec, render, render_json, requests_of
+
+ASSETS = f"""
+still: {{type: image, model: nano-banana, prompt: a harbour at dawn}}
+theme: {{type: music, provider: vrex, prompt: "{LONG_CAPTION}", duration: 5}}
+cut: {{type: compose, provider: local, clips: [still], audio: theme}}
+"""
+
+
+def machine(tmp_path: Path, name: str, url: str) -> Path:
+    return remote_spec(tmp_path / name / "p.yaml", url, ASSETS)
+
+
+def test_a_second_machine_restores_everything_from_the_remote_and_asks_no_provider(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    a = machine(tmp_path, "a", server.url)
+    code, made = render_json(a, "--remote", shared, cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS)
+    assert code == 0 and made["totals"]["generated"] == 3, made
+    assert len(list((shared / "records").iterdir())) == 3
+    seen = len(requests_of(server))
+    b = machine(tmp_path, "b", server.url)
+    shutil.copyfile(a.parent / "p.lock", b.parent / "p.lock")  # the lockfile is committed; the media are not
+    result = render(b, "--locked", "--remote", shared, cwd=b.parent, cache=tmp_path / "cache-b", env=KEYS)
+    assert result.returncode == 0, result.stderr
+    assert len(requests_of(server)) == seen  # not one request: every output came from the remote
+    for name in ("still.png", "theme.mp3", "cut.mp4"):
+        assert (a.parent / "out" / name).read_bytes() == (b.parent / "out" / name).read_bytes()
+    assert (a.parent / "p.lock").read_bytes() == (b.parent / "p.lock").read_bytes()
+    for path in shared.rglob("*"):
+        for secret in KEYS.values():
+            assert not path.is_file() or secret.encode() not in path.read_bytes()  # no key reaches the remote
+
+
+def test_a_damaged_blob_is_refused_and_an_unreachable_remote_is_passed_over(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    a = machine(tmp_path, "a", server.url)
+    assert render(a, "--remote", shared, cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
+    for blob in (shared / "blobs").glob("*/*"):
+        blob.chmod(0o644)
+        blob.write_bytes(b"tampered")
+    b = machine(tmp_path, "b", server.url)
+    shutil.copyfile(a.parent / "p.lock", b.parent / "p.lock")
+    result = render(b, "--locked", "--remote", shared, cwd=b.parent, cache=tmp_path / "cache-b", env=KEYS)
+    assert result.returncode == 1 and "damaged blob" in result.stderr and "Traceback" not in result.stderr
+    assert not (b.parent / "out" / "theme.mp3").exists()  # never copied out
+    gone = tmp_path / "no-such-remote"
+    result = render(a, "--remote", gone, "--locked", cwd=a.parent, cache=tmp_path / "cache-c", env=KEYS)
+    assert result.returncode == 1 and str(gone) in result.stderr
+    (a.parent / "out" / "cut.mp4").unlink()  # some work to do, so the remote is asked for
+    result = render(a, "--remote", gone, "-q", cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS)
+    assert result.returncode == 0 and "rendering without the remote" in result.stderr
+
+
+def test_a_read_only_remote_is_never_written(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    a = machine(tmp_path, "a", server.url)
+    a.write_text(a.read_text().replace("version: 1\n", f"version: 1\nremote: {{url: '{shared}', push: false}}\n", 1))
+    assert render(a, cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
+    assert list(shared.iterdir()) == []
+    assert render(a, "--no-remote", "--check", cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
