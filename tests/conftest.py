@@ -53,3 +53,33 @@ def sandbox():  # type: ignore[no-untyped-def]
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def s3_server():  # type: ignore[no-untyped-def]
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1 with an empty bucket; yields the
+    environment a render needs to use ``s3://render-test/<prefix>``."""
+    import uuid
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "render-test-key",
+        "AWS_SECRET_ACCESS_KEY": "render-test-secret",
+        "AWS_REGION": "us-east-1",
+    }
+    bucket = f"render-test-{uuid.uuid4().hex[:8]}"
+    boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+    yield {"env": env, "url": f"s3://{bucket}/cache", "bucket": bucket}
+    server.stop()

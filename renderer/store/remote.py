@@ -5,9 +5,11 @@ Layout, content addressed as Bazel's remote cache is (the blob store and the act
     blobs/ab/cdef...          output bytes, named by their sha256; never overwritten
     records/<key>.json        the OutputRecord of a cache key, written only after its blob
 
-This version speaks to a shared directory (``file:///path`` or a plain path: an NFS mount, say). Object
-stores (``s3://``, ``gs://``, ``az://``) and the claim protocol come next; a URL of theirs is refused with
-a clear message rather than half supported.
+Two kinds: a shared directory (``file:///path`` or a plain path: an NFS mount, say), and object stores
+through obstore (``s3://``; ``gs://`` and ``az://`` as obstore configures them from the environment).
+obstore because it is async-capable, streams in constant memory and has create-if-absent puts (S3's
+conditional writes), which the claim protocol builds on; it is imported only when a remote is named.
+S3 takes credentials, region and endpoint from the standard AWS variables; plain http only on loopback.
 """
 
 from __future__ import annotations
@@ -94,14 +96,133 @@ class DirectoryRemote:
         fsync_dir(target.parent)
 
 
-def open_remote(url: str, *, push: bool = True) -> Remote:
-    """The remote at ``url``: ``file:///path`` or a path (a shared folder)."""
+class ObjectRemote:
+    """A bucket (and prefix) of an object store, through obstore."""
+
+    def __init__(self, store: Any, url: str, *, push: bool = True) -> None:
+        import obstore
+
+        self.obstore = obstore
+        self.store = store
+        self.url = url
+        self.push = push
+        try:
+            obstore.head(store, "records/.render-probe")
+        except FileNotFoundError:
+            pass  # reachable, and the credentials were taken
+        except Exception as exc:
+            raise RemoteError(
+                f"the remote {url} cannot be reached or refused the credentials ({_short(exc)}); check "
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL"
+            ) from None
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(self.store, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # obstore's own errors: OSError for the engine, which reports and goes on
+            if type(exc).__name__ == "AlreadyExistsError":
+                raise FileExistsError(str(exc)) from None
+            raise OSError(f"the remote {self.url}: {_short(exc)}") from None
+
+    def get_record(self, key: str) -> dict[str, Any] | None:
+        try:
+            data = bytes(self._call(self.obstore.get, f"records/{key}.json").bytes())
+        except FileNotFoundError:
+            return None
+        try:
+            found = json.loads(data)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def put_record(self, key: str, record: dict[str, Any]) -> None:
+        self._call(self.obstore.put, f"records/{key}.json", json.dumps(record, sort_keys=True).encode())
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        try:
+            return bool(self._call(self.obstore.head, _blob_path(digest))["size"] == size)
+        except FileNotFoundError:
+            return False
+
+    def fetch_blob(self, digest: str, dest: Path) -> str:
+        import hashlib
+
+        hasher = hashlib.sha256()
+        result = self._call(self.obstore.get, _blob_path(digest))
+        with open(dest, "wb") as handle:
+            for chunk in result.stream(min_chunk_size=1 << 20):  # constant memory, whatever the size
+                hasher.update(chunk)
+                handle.write(chunk)
+        return hasher.hexdigest()
+
+    def put_blob(self, source: Path, digest: str) -> None:
+        if self.has_blob(digest, source.stat().st_size):
+            return
+        try:  # create-if-absent: a blob is never overwritten, and an upload is whole or absent
+            self._call(self.obstore.put, _blob_path(digest), source, mode="create")
+        except FileExistsError:
+            pass
+
+
+def _blob_path(digest: str) -> str:
+    return f"blobs/{digest[:2]}/{digest[2:]}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _object_store(url: str) -> Any:
+    from datetime import timedelta
+
+    try:
+        from obstore.store import from_url
+    except ImportError:
+        raise RemoteError(f"the remote {url} needs obstore: pip install obstore") from None
     parts = urlsplit(url)
-    if parts.scheme in ("s3", "gs", "az", "abfs", "http", "https"):
-        raise RemoteError(
-            f"the remote {url}: {parts.scheme}:// remotes are not supported by this version of render yet; "
-            "use a shared folder (file:///path or a path) for now"
-        )
+    options: dict[str, Any] = {
+        "retry_config": {
+            "max_retries": 4,
+            "backoff": {"init_backoff": timedelta(milliseconds=200), "max_backoff": timedelta(seconds=5), "base": 2},
+            "retry_timeout": timedelta(seconds=30),
+        },
+    }
+    if parts.scheme == "s3":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+        options["conditional_put"] = "etag"
+        if endpoint:
+            host = urlsplit(endpoint).hostname or ""
+            if endpoint.startswith("http://") and not _is_loopback(host):
+                raise RemoteError(
+                    f"the remote {url}: AWS_ENDPOINT_URL {endpoint} is plain http to another machine; use https"
+                )
+            options["endpoint"] = endpoint
+            options["client_options"] = {"allow_http": endpoint.startswith("http://")}
+    try:
+        return from_url(url, **options)
+    except Exception as exc:
+        raise RemoteError(f"the remote {url}: {_short(exc)}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_remote(url: str, *, push: bool = True) -> Remote:
+    """The remote at ``url``: ``s3://bucket/prefix`` (``gs://``, ``az://``), ``file:///path`` or a path."""
+    parts = urlsplit(url)
+    if parts.scheme in ("s3", "gs", "az", "abfs"):
+        return ObjectRemote(_object_store(url), url, push=push)
     if parts.scheme == "file":
         path = Path(unquote(parts.path))
     elif parts.scheme == "":
@@ -119,4 +240,4 @@ def copy_between(remote: Remote, digest: str, dest: Path) -> str:
     return written
 
 
-__all__ = ["DirectoryRemote", "Remote", "RemoteError", "copy_between", "open_remote"]
+__all__ = ["DirectoryRemote", "ObjectRemote", "Remote", "RemoteError", "copy_between", "open_remote"]

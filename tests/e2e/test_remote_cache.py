@@ -71,3 +71,47 @@ def test_a_read_only_remote_is_never_written(tmp_path: Path, sandbox) -> None:
     assert render(a, cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
     assert list(shared.iterdir()) == []
     assert render(a, "--no-remote", "--check", cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
+
+
+def test_an_s3_remote_serves_a_second_machine_and_holds_no_secret(tmp_path: Path, sandbox, s3_server) -> None:
+    import boto3
+
+    server = sandbox(vrex_limit=1000)
+    env = {**KEYS, **s3_server["env"]}
+    a = machine(tmp_path, "a", server.url)
+    code, made = render_json(a, "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "cache-a", env=env)
+    assert code == 0 and made["totals"]["generated"] == 3, made
+    seen = len(requests_of(server))
+    b = machine(tmp_path, "b", server.url)
+    shutil.copyfile(a.parent / "p.lock", b.parent / "p.lock")
+    result = render(b, "--locked", "--remote", s3_server["url"], cwd=b.parent, cache=tmp_path / "cache-b", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(requests_of(server)) == seen
+    for name in ("still.png", "theme.mp3", "cut.mp4"):
+        assert (a.parent / "out" / name).read_bytes() == (b.parent / "out" / name).read_bytes()
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_server["bucket"])["Contents"]]
+    assert (
+        sum(k.startswith("cache/records/") for k in keys) == 3 and sum(k.startswith("cache/blobs/") for k in keys) == 3
+    )
+    for key in keys:  # no API key (of a provider or of the bucket) reaches the remote
+        body = client.get_object(Bucket=s3_server["bucket"], Key=key)["Body"].read()
+        for secret in [*KEYS.values(), env["AWS_SECRET_ACCESS_KEY"]]:
+            assert secret.encode() not in body, key
+
+
+def test_wrong_s3_credentials_are_one_clear_message(tmp_path: Path, sandbox, s3_server) -> None:
+    server = sandbox(vrex_limit=1000)
+    a = machine(tmp_path, "a", server.url)
+    env = {**KEYS, **s3_server["env"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens there
+    result = render(
+        a, "--locked", "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "c", env=env, timeout=300
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert s3_server["url"] in result.stderr and "AWS_ENDPOINT_URL" in result.stderr
