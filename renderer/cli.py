@@ -5,6 +5,7 @@
     render plan SPEC [ASSET ...]        what would run, what is cached, estimated cost (same as --dry-run)
     render cancel SPEC                  cancel this project's paid jobs still pending (they cost money)
     render resolve SPEC [ASSET ...]     the paid jobs render waits on; settle one whose submit is unconfirmed
+    render push SPEC / render pull SPEC every output the lockfile vouches for, to or from the remote cache
     render merge-lock BASE OURS THEIRS  git's merge driver for lockfiles (see the README)
     render schema [-o FILE]             the project file's JSON Schema, for editors
     render usage SPEC                   the providers' quotas (Vrex: the day's music allowance)
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
 
-COMMANDS = ("validate", "plan", "render", "cancel", "usage", "resolve", "merge-lock", "schema", "sandbox")
+COMMANDS = (
+    "validate",
+    "plan",
+    "render",
+    "cancel",
+    "usage",
+    "resolve",
+    "push",
+    "pull",
+    "merge-lock",
+    "schema",
+    "sandbox",
+)
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -49,6 +62,19 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--latency", type=float, help="seconds from submit to done")
         parser.add_argument("--fault-rate", type=float, help="share of requests that get an injected fault")
         parser.add_argument("--log", metavar="FILE", help="append every request as a JSON line")
+        return parser
+    if command in ("push", "pull"):
+        parser = argparse.ArgumentParser(
+            prog=f"render {command}",
+            description={
+                "push": "Upload every output the lockfile vouches for to the remote cache (idempotent).",
+                "pull": "Download every output the lockfile vouches for from the remote cache into the cache and "
+                "the output directory (idempotent).",
+            }[command],
+        )
+        parser.add_argument("spec")
+        parser.add_argument("--remote", metavar="URL", help="the remote (default: RENDER_REMOTE, else the spec's)")
+        parser.add_argument("--cache-dir", metavar="DIR")
         return parser
     if command == "schema":
         parser = argparse.ArgumentParser(
@@ -113,7 +139,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
             "plan": "Show what a render would generate, what is cached, and the estimated cost.",
         }[command],
         epilog="Commands: render validate SPEC | render plan SPEC | render cancel SPEC | render usage SPEC | "
-        "render resolve SPEC | render merge-lock BASE OURS THEIRS | render schema | render sandbox | "
+        "render resolve SPEC | render push SPEC | render pull SPEC | render merge-lock BASE OURS THEIRS | "
+        "render schema | render sandbox | "
         "render --version. "
         "Exit status: 0 done, 1 an asset failed or waits or --check found work, 2 bad spec or usage, "
         "130 interrupted, 143 terminated.",
@@ -199,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             return _merge_lock(args)
         if command == "schema":
             return _schema(args)
+        if command in ("push", "pull"):
+            return _transfer(args, command)
         if command == "plan" or args.dry_run:
             mode = RunMode.PLAN
         elif args.check:
@@ -732,6 +761,41 @@ def _remote_jobs(args: argparse.Namespace) -> tuple[Project, Journal, list[Journ
     journal.adopt_legacy(_cache_dir(args) / "journal", set(project.assets))
     mine = [e for e in journal.pending() if e.asset in project.assets and e.provider in project.providers]
     return project, journal, mine
+
+
+def _transfer(args: argparse.Namespace, command: str) -> int:
+    from renderer.engine import transfer
+    from renderer.errors import UsageError
+    from renderer.spec.resolve import load_project
+    from renderer.store.cache import Cache
+    from renderer.store.lockfile import lock_path, read_lock
+    from renderer.store.remote import RemoteError, open_remote
+
+    project = load_project(Path(args.spec), args.spec)
+    url = args.remote or os.environ.get("RENDER_REMOTE") or project.remote
+    if not url:
+        raise UsageError(f"{args.spec} names no remote; give --remote URL, RENDER_REMOTE, or 'remote:' in the spec")
+    locked, _ = read_lock(lock_path(project.path))
+    try:
+        remote = open_remote(url)
+    except RemoteError as exc:
+        print(f"render: error: {exc}", file=sys.stderr)
+        return 1
+    if command == "push" and not (args.remote or os.environ.get("RENDER_REMOTE")) and not project.remote_push:
+        raise UsageError(f"the spec's remote {url} is read-only (push: false); give --remote to push anyway")
+    cache = Cache(_cache_dir(args))
+    try:
+        move = transfer.push if command == "push" else transfer.pull
+        moved = move(project, locked, cache, remote, lambda line: print(line, flush=True))
+    finally:
+        cache.close()
+    verb = "pushed" if command == "push" else "pulled"
+    there = "already in the remote" if command == "push" else "already here"
+    print(f"{verb} {len(moved.moved)}, {len(moved.present)} {there}, {len(moved.missing)} missing ({remote.url})")
+    if moved.missing:
+        print(f"render: {len(moved.missing)} missing: {', '.join(moved.missing)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -113,7 +113,7 @@ class Outputs:
         digest, _ = await anyio.to_thread.run_sync(sha256_file, dest)
         if digest != entry.sha256:
             return None
-        record = await anyio.to_thread.run_sync(_record_from_lock, entry, dest)
+        record = await anyio.to_thread.run_sync(record_from_lock, entry, dest)
         if adopt:
             copy = self.cache.scratch / f"adopt-{digest}"
             await anyio.to_thread.run_sync(shutil.copyfile, dest, copy)
@@ -160,7 +160,7 @@ class Outputs:
             if digest != entry.sha256:
                 self.cache.store.remove(entry.sha256)  # damaged bytes: made again, never served
                 return None
-            record = await anyio.to_thread.run_sync(_record_from_lock, entry, copy)
+            record = await anyio.to_thread.run_sync(record_from_lock, entry, copy)
             if adopt:
                 await anyio.to_thread.run_sync(self.cache.put, key, copy, record)
             return record
@@ -197,7 +197,7 @@ class Outputs:
         self.stats[asset.name] = (st.st_size, st.st_mtime_ns)
 
 
-def _record_from_lock(entry: LockEntry, dest: Path) -> OutputRecord:
+def record_from_lock(entry: LockEntry, dest: Path) -> OutputRecord:
     assert entry.sha256 is not None and entry.bytes is not None
     return OutputRecord(
         sha256=entry.sha256,

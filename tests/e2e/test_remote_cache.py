@@ -115,3 +115,29 @@ def test_wrong_s3_credentials_are_one_clear_message(tmp_path: Path, sandbox, s3_
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert s3_server["url"] in result.stderr and "AWS_ENDPOINT_URL" in result.stderr
+
+
+def test_push_and_pull_move_every_locked_output_once(tmp_path: Path, sandbox, s3_server) -> None:
+    server = sandbox(vrex_limit=1000)
+    env = {**KEYS, **s3_server["env"]}
+    a = machine(tmp_path, "a", server.url)
+    assert render(a, cwd=a.parent, cache=tmp_path / "cache-a", env=env).returncode == 0  # no remote yet
+    pushed = render("push", a, "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "cache-a", env=env)
+    assert pushed.returncode == 0 and "pushed 3, 0 already in the remote, 0 missing" in pushed.stdout, pushed.stderr
+    again = render("push", a, "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "cache-a", env=env)
+    assert "pushed 0, 3 already in the remote" in again.stdout  # idempotent
+    b = machine(tmp_path, "b", server.url)
+    shutil.copyfile(a.parent / "p.lock", b.parent / "p.lock")
+    pulled = render("pull", b, "--remote", s3_server["url"], cwd=b.parent, cache=tmp_path / "cache-b", env=env)
+    assert pulled.returncode == 0 and "pulled 3, 0 already here, 0 missing" in pulled.stdout, pulled.stderr
+    for name in ("still.png", "theme.mp3", "cut.mp4"):
+        assert (a.parent / "out" / name).read_bytes() == (b.parent / "out" / name).read_bytes()
+    assert (
+        "pulled 0, 3 already here"
+        in render("pull", b, "--remote", s3_server["url"], cwd=b.parent, cache=tmp_path / "cache-b", env=env).stdout
+    )
+    assert render(b, "--check", cwd=b.parent, cache=tmp_path / "cache-b", env=env).returncode == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = render("pull", b, "--remote", empty, cwd=b.parent, cache=tmp_path / "cache-c", env=env)
+    assert missing.returncode == 1 and "3 missing" in missing.stdout
