@@ -274,8 +274,9 @@ class Run:
         if self.mode is RunMode.LOCKED:
             cls = self.pool.class_of(asset.provider)
             if not (cls.free and cls.deterministic):
+                where = f"the cache or the remote {self.remote.url}" if self.remote is not None else "the cache"
                 raise CacheError(
-                    f"the output is not in the cache, and --locked never calls the paid "
+                    f"the output is not in {where}, and --locked never calls the paid "
                     f"provider '{asset.provider}'; render without --locked, or restore the cache"
                 )
         event = self.inflight[key] = anyio.Event()

@@ -158,12 +158,31 @@ class ObjectRemote:
         return hasher.hexdigest()
 
     def put_blob(self, source: Path, digest: str) -> None:
-        if self.has_blob(digest, source.stat().st_size):
+        size = source.stat().st_size
+        if self.has_blob(digest, size):
             return
-        try:  # create-if-absent: a blob is never overwritten, and an upload is whole or absent
-            self._call(self.obstore.put, _blob_path(digest), source, mode="create")
-        except FileExistsError:
-            pass
+        with open(source, "rb") as handle:
+            if size <= SINGLE_PUT_BYTES:
+                try:  # create-if-absent: a blob is never overwritten, and an upload is whole or absent
+                    self._call(self.obstore.put, _blob_path(digest), handle, mode="create", use_multipart=False)
+                except FileExistsError:
+                    pass
+            else:
+                # Big blobs go up in parts, a few at a time, in constant memory. A multipart upload is
+                # whole or absent too; it cannot be conditional, but two machines uploading one name
+                # upload the same bytes (the name is their sha256).
+                self._call(
+                    self.obstore.put,
+                    _blob_path(digest),
+                    handle,
+                    use_multipart=True,
+                    chunk_size=PART_BYTES,
+                    max_concurrency=4,
+                )
+
+
+SINGLE_PUT_BYTES = 16 * 1024**2  # up to this, one conditional PUT (held in memory once)
+PART_BYTES = 8 * 1024**2
 
 
 def _blob_path(digest: str) -> str:

@@ -141,3 +141,17 @@ def test_push_and_pull_move_every_locked_output_once(tmp_path: Path, sandbox, s3
     empty.mkdir()
     missing = render("pull", b, "--remote", empty, cwd=b.parent, cache=tmp_path / "cache-c", env=env)
     assert missing.returncode == 1 and "3 missing" in missing.stdout
+
+
+def test_a_record_without_its_blob_fails_locked_naming_the_asset_and_the_remote(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    a = machine(tmp_path, "a", server.url)
+    assert render(a, "--remote", shared, cwd=a.parent, cache=tmp_path / "cache-a", env=KEYS).returncode == 0
+    shutil.rmtree(shared / "blobs")
+    b = machine(tmp_path, "b", server.url)
+    shutil.copyfile(a.parent / "p.lock", b.parent / "p.lock")
+    result = render(b, "--locked", "-k", "--remote", shared, cwd=b.parent, cache=tmp_path / "cache-b", env=KEYS)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"asset 'theme' failed: the output is not in the cache or the remote {shared}" in result.stderr
