@@ -16,6 +16,7 @@ from pathlib import Path
 from renderer.engine.outputs import record_from_lock
 from renderer.records import LockEntry, OutputRecord
 from renderer.spec.model import Project
+from renderer.store.blobs import copy_hashing
 from renderer.store.cache import Cache
 from renderer.store.remote import Remote, copy_between
 
@@ -100,8 +101,6 @@ def _local_copy(project: Project, name: str, entry: LockEntry, cache: Cache, des
     asset = project.assets.get(name)
     source = project.output_dir / (asset.output if asset is not None else entry.output or name)
     try:
-        from renderer.store.blobs import copy_hashing
-
         return copy_hashing(source, dest)
     except OSError:
         return ""

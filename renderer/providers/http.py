@@ -29,18 +29,10 @@ from renderer.media.sniff import SNIFF_BYTES, sniff_kind
 from renderer.media.types import kind_of
 from renderer.providers.base import HttpSession, mark_submit_sending, report_progress
 from renderer.spec.model import Tuning
+from renderer.store.remote import is_loopback  # one rule for plain http, remotes and providers alike
 
 FINAL_STATUSES = {400, 401, 402, 403, 404, 409, 413, 422}
 USER_AGENT = "render (+https://render.dev)"
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_problem(url: str) -> str | None:

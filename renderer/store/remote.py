@@ -14,6 +14,7 @@ S3 takes credentials, region and endpoint from the standard AWS variables; plain
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import uuid
@@ -214,7 +215,7 @@ def _object_store(url: str) -> Any:
         options["conditional_put"] = "etag"
         if endpoint:
             host = urlsplit(endpoint).hostname or ""
-            if endpoint.startswith("http://") and not _is_loopback(host):
+            if endpoint.startswith("http://") and not is_loopback(host):
                 raise RemoteError(
                     f"the remote {url}: AWS_ENDPOINT_URL {endpoint} is plain http to another machine; use https"
                 )
@@ -226,9 +227,8 @@ def _object_store(url: str) -> Any:
         raise RemoteError(f"the remote {url}: {_short(exc)}") from None
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
+def is_loopback(host: str) -> bool:
+    """This machine (127.0.0.1, ::1, localhost): where plain http is allowed, for remotes and providers."""
     if host == "localhost":
         return True
     try:
@@ -259,4 +259,4 @@ def copy_between(remote: Remote, digest: str, dest: Path) -> str:
     return written
 
 
-__all__ = ["DirectoryRemote", "ObjectRemote", "Remote", "RemoteError", "copy_between", "open_remote"]
+__all__ = ["DirectoryRemote", "ObjectRemote", "Remote", "RemoteError", "copy_between", "is_loopback", "open_remote"]

@@ -45,3 +45,10 @@ def test_remotes_render_does_not_know_are_refused_clearly(url: str) -> None:
 def test_a_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(RemoteError, match="does not exist"):
         open_remote(str(tmp_path / "nowhere"))
+
+
+def test_only_this_machine_counts_as_loopback() -> None:
+    from renderer.store.remote import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("[::1]") and is_loopback("localhost")
+    assert not is_loopback("10.0.0.1") and not is_loopback("example.com")
