@@ -58,7 +58,7 @@ def sandbox():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def s3_server():  # type: ignore[no-untyped-def]
     """A real S3-compatible server (moto's server mode) on 127.0.0.1 with an empty bucket; yields the
-    environment a render needs to use ``s3://render-test/<prefix>``."""
+    environment a render needs to use ``s3://render-test/<prefix>``, and a boto3 client to look inside."""
     import uuid
 
     import boto3
@@ -74,12 +74,13 @@ def s3_server():  # type: ignore[no-untyped-def]
         "AWS_REGION": "us-east-1",
     }
     bucket = f"render-test-{uuid.uuid4().hex[:8]}"
-    boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
-    ).create_bucket(Bucket=bucket)
-    yield {"env": env, "url": f"s3://{bucket}/cache", "bucket": bucket}
+    )
+    client.create_bucket(Bucket=bucket)
+    yield {"env": env, "url": f"s3://{bucket}/cache", "bucket": bucket, "client": client}
     server.stop()

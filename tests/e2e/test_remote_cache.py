@@ -74,8 +74,6 @@ def test_a_read_only_remote_is_never_written(tmp_path: Path, sandbox) -> None:
 
 
 def test_an_s3_remote_serves_a_second_machine_and_holds_no_secret(tmp_path: Path, sandbox, s3_server) -> None:
-    import boto3
-
     server = sandbox(vrex_limit=1000)
     env = {**KEYS, **s3_server["env"]}
     a = machine(tmp_path, "a", server.url)
@@ -89,13 +87,7 @@ def test_an_s3_remote_serves_a_second_machine_and_holds_no_secret(tmp_path: Path
     assert len(requests_of(server)) == seen
     for name in ("still.png", "theme.mp3", "cut.mp4"):
         assert (a.parent / "out" / name).read_bytes() == (b.parent / "out" / name).read_bytes()
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    client = s3_server["client"]
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_server["bucket"])["Contents"]]
     assert (
         sum(k.startswith("cache/records/") for k in keys) == 3 and sum(k.startswith("cache/blobs/") for k in keys) == 3
