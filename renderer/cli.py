@@ -499,11 +499,22 @@ def _render_slow(
         remote, push = args.remote, True
     if args.no_remote:
         remote = None
+    claim_timeout = project.claim_timeout
+    if os.environ.get("RENDER_CLAIM_TIMEOUT"):
+        try:
+            claim_timeout = float(os.environ["RENDER_CLAIM_TIMEOUT"])
+        except ValueError:
+            from renderer.errors import UsageError
+
+            raise UsageError(
+                f"RENDER_CLAIM_TIMEOUT={os.environ['RENDER_CLAIM_TIMEOUT']!r} is not a number of seconds"
+            ) from None
     options = RenderOptions(
         cache_dir=cache_dir,
         state_dir=state_dir,
         remote=remote,
         remote_push=push,
+        claim_timeout=claim_timeout,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,

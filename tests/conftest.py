@@ -61,8 +61,23 @@ def s3_server():  # type: ignore[no-untyped-def]
     environment a render needs to use ``s3://render-test/<prefix>``, and a boto3 client to look inside."""
     import uuid
 
+    import threading
+
     import boto3
+    from moto.s3.responses import S3Response
     from moto.server import ThreadedMotoServer
+
+    # S3 applies If-None-Match / If-Match atomically; moto checks, then writes, in one of many threads. One
+    # lock around its PUT makes the test server as atomic as the real one (the claim race test needs it).
+    if not getattr(S3Response.put_object, "_render_atomic", False):
+        unlocked, lock = S3Response.put_object, threading.Lock()
+
+        def put_object(self):  # type: ignore[no-untyped-def]
+            with lock:
+                return unlocked(self)
+
+        put_object._render_atomic = True  # type: ignore[attr-defined]
+        S3Response.put_object = put_object  # type: ignore[method-assign]
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -39,10 +39,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+async def _nothing(*_: Any) -> None:
+    return None
+
+
 @dataclass
 class GenerateTask:
     provider: str  # the provider block's name
     request: JobRequest
+    # A claim on the remote (claims.py) sets these: the attempt token to submit with, and where else the
+    # create request's departure and the job id must be known before render goes on.
+    attempt: str | None = None
+    on_sending: Callable[[], Awaitable[None]] = _nothing
+    on_submitted: Callable[[Job, str], Awaitable[None]] = _nothing
 
 
 @dataclass
@@ -148,6 +157,7 @@ class LocalExecutor:
                 await self._upload(provider, request)
                 found = await self._submit(entry, request, provider.find_job)
                 if found is not None:
+                    await task.on_submitted(found, task.provider)
                     return found, True, time.time()
             raise JobWaiting(waiting_message(entry))
         await self._upload(provider, request)
@@ -159,6 +169,7 @@ class LocalExecutor:
                 request.asset,
                 request_digest(request),
                 {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format))},
+                task.attempt,
             )
         except OSError as exc:
             raise AssetError(
@@ -167,8 +178,10 @@ class LocalExecutor:
             ) from None
         request.idempotency_key = entry.attempt
         self.on_state(request.asset, "submitting")
+        await task.on_sending()
         submitted = await self._submit(entry, request, provider.submit)
         assert submitted is not None
+        await task.on_submitted(submitted, task.provider)
         return submitted, False, time.time()
 
     async def _submit(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 
+from renderer.engine.claims import Held
 from renderer.engine.executor import Executor, GenerateTask
 from renderer.engine.inputs import InputCopies
 from renderer.engine.journal import Journal
@@ -73,7 +74,8 @@ class Generation:
         self.on_start = on_start
         self.clock = clock
 
-    async def generate(self, asset: Asset, key: str, files: list[InputFile]) -> OutputRecord:
+    async def generate(self, asset: Asset, key: str, files: list[InputFile], held: Held | None = None) -> OutputRecord:
+        """Make the output of ``key``; ``held``: the claim on the remote that a paid job is made under."""
         rank = self.priority.get(asset.name, 0)
         copies = InputCopies(self.cache.scratch, self.cache.store, self.project_root)
         try:
@@ -81,7 +83,10 @@ class Generation:
                 self.on_start(asset.name, asset.provider)
                 upstream = {ref.slot for ref in asset.inputs if ref.kind != "file"}
                 taken = await copies.take(files, upstream)
-                generated = await self.executor.execute(GenerateTask(asset.provider, request_of(asset, key, taken)))
+                task = GenerateTask(asset.provider, request_of(asset, key, taken))
+                if held is not None:
+                    task.attempt, task.on_sending, task.on_submitted = held.attempt, held.sending, held.submitted
+                generated = await self.executor.execute(task)
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(copies.remove)
@@ -110,21 +115,34 @@ class Generation:
         # Durable writes (fsync, sqlite) in a worker thread, so other jobs are not held up; the journal
         # entry goes only once the bytes are safe in the cache.
         if self.remote is not None and self.remote.push:
-            await anyio.to_thread.run_sync(self.push, key, generated.path, record)
+            record = await anyio.to_thread.run_sync(self.push, key, generated.path, record)
         await anyio.to_thread.run_sync(self.cache.put, key, generated.path, record)
         with anyio.CancelScope(shield=True):  # a Ctrl-C here must not leave an entry for a finished job
             await anyio.to_thread.run_sync(self.journal.remove, key)
         return record
 
-    def push(self, key: str, source: Path, record: OutputRecord) -> None:
-        """Blob first, then its record: a record in the remote always has its bytes. A remote that fails
-        costs a note, never the output."""
-        assert self.remote is not None
+    def push(self, key: str, source: Path, record: OutputRecord) -> OutputRecord:
+        """Blob first, then its record: a record in the remote always has its bytes. The first record of a
+        key stays: a machine that made the same bytes too (a free, deterministic job that two machines ran
+        at once) takes its history, so that their lockfiles agree. A remote that fails costs a note, never
+        the output."""
+        remote = self.remote
+        assert remote is not None
         try:
-            self.remote.put_blob(source, record.sha256)
-            self.remote.put_record(key, record.to_dict())
+            remote.put_blob(source, record.sha256)
+            if remote.put_record(key, record.to_dict(), only_new=True):
+                return record
+            try:
+                first = OutputRecord.from_dict(remote.get_record(key) or {})
+            except (ValueError, TypeError, KeyError):
+                first = None
+            if first is not None and first.sha256 == record.sha256:
+                return record._replace(created=first.created, job_id=first.job_id, resolved_model=first.resolved_model)
+            if first is None or not remote.has_blob(first.sha256, first.bytes):
+                remote.put_record(key, record.to_dict())  # the first one had lost its bytes, or was junk
         except OSError as exc:
-            self.cache.notes.append(_push_note(self.remote, exc))
+            self.cache.notes.append(_push_note(remote, exc))
+        return record
 
 
 def _push_note(remote: Remote, exc: Exception) -> str:

@@ -88,12 +88,19 @@ class Journal:
         atomic_write_bytes(self._path(entry.key), entry.to_json())
 
     def intend(
-        self, key: str, provider: str, asset: str, request: str, data: dict[str, Any] | None = None
+        self,
+        key: str,
+        provider: str,
+        asset: str,
+        request: str,
+        data: dict[str, Any] | None = None,
+        attempt: str | None = None,
     ) -> JournalEntry:
         """``data``: what following the job needs before the provider has said anything (what kind of media
-        it must deliver); the provider's own job data replaces it when the job id comes."""
+        it must deliver); the provider's own job data replaces it when the job id comes. ``attempt``: the
+        token a claim on the remote chose, so another machine that takes the claim over can find the job."""
         entry = JournalEntry(
-            key, provider, asset, request, uuid.uuid4().hex[:16], intended_at=time.time(), data=data or {}
+            key, provider, asset, request, attempt or uuid.uuid4().hex[:16], intended_at=time.time(), data=data or {}
         )
         self.write(entry)
         return entry

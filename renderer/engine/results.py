@@ -31,6 +31,7 @@ class RenderOptions:
     state_dir: Path | None = None  # the project's own state (journal); None: .render beside the spec
     remote: str | None = None  # the shared cache to use (the CLI has settled spec, flag and environment)
     remote_push: bool = True
+    claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat (claims.py)
     mode: RunMode = RunMode.RENDER
     jobs: int = 8
     keep_going: bool = False

@@ -36,6 +36,7 @@ import anyio
 
 from renderer.dag import closure, critical_path_lengths, topological_order
 from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
+from renderer.engine.claims import Claims
 from renderer.engine.executor import Executor, LocalExecutor
 from renderer.engine.generation import Generation, utc_now
 from renderer.engine.inputs import InputHasher, Inputs
@@ -128,6 +129,17 @@ class Run:
             project_root=project.root,
             remote=self.remote,
             clock=clock,
+        )
+        self.claims = (
+            Claims(
+                self.remote,
+                journal,
+                timeout=options.claim_timeout,
+                on_state=reporter.progress,
+                on_note=reporter.note,
+            )
+            if self.remote is not None and self.remote.push and self.mode is RunMode.RENDER
+            else None
         )
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
         self.scrub = secret_scrubber(options.environ)
@@ -281,7 +293,15 @@ class Run:
                 )
         event = self.inflight[key] = anyio.Event()
         try:
-            record = await self.generation.generate(asset, key, inputs.files)
+            if self.claims is not None and not self.pool.class_of(asset.provider).free:
+                # A paid job: claimed on the remote first, so that no other machine pays for it too
+                other = lambda: self.outputs.find(asset, key, adopt=True)  # noqa: E731
+                async with self.claims.hold(key, asset.name, asset.provider, other) as held:
+                    if held.found is not None:
+                        return AssetStatus.CACHED, held.found
+                    record = await self.generation.generate(asset, key, inputs.files, held)
+            else:
+                record = await self.generation.generate(asset, key, inputs.files)
         finally:
             del self.inflight[key]
             event.set()
@@ -323,6 +343,8 @@ class Run:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self.books.writer)
+                if self.claims is not None:
+                    group.start_soon(self.claims.heartbeat)
                 await self.walk(self.render_visit)
                 group.cancel_scope.cancel()
         finally:

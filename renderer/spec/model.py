@@ -130,6 +130,7 @@ class Project:
     confine: bool = True  # inputs inside the project, outputs inside the output directory
     remote: str | None = None  # the shared cache the spec names (issue 11): a URL or a path
     remote_push: bool = True  # False: read-only (only CI writes, say)
+    claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat
 
     def deps(self) -> dict[str, list[str]]:
         return {name: asset.depends_on() for name, asset in self.assets.items()}

@@ -177,6 +177,7 @@ def _resolve(
         confine=raw.get("confine") is not False,
         remote=_remote_url(raw.get("remote"), root),
         remote_push=not (isinstance(raw.get("remote"), dict) and raw["remote"].get("push") is False),
+        claim_timeout=float(raw["remote"].get("claim_timeout", 120)) if isinstance(raw.get("remote"), dict) else 120.0,
         providers=settings,
         assets=assets,
         line_of=line_of,

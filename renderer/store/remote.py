@@ -4,6 +4,8 @@ Layout, content addressed as Bazel's remote cache is (the blob store and the act
 
     blobs/ab/cdef...          output bytes, named by their sha256; never overwritten
     records/<key>.json        the OutputRecord of a cache key, written only after its blob
+    claims/<key>.json         who is making the output of a key right now (engine/claims.py): made
+                              create-if-absent, changed only by compare-and-swap on its version
 
 Two kinds: a shared directory (``file:///path`` or a plain path: an NFS mount, say), and object stores
 through obstore (``s3://``; ``gs://`` and ``az://`` as obstore configures them from the environment).
@@ -14,10 +16,14 @@ S3 takes credentials, region and endpoint from the standard AWS variables; plain
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import ipaddress
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -30,13 +36,18 @@ class RemoteError(Exception):
     """The remote cannot be used: unreachable, refused, or not a remote render knows."""
 
 
+Versioned = tuple[bytes, str]  # a claim's bytes and its version (an ETag; a digest in a folder)
+
+
 class Remote(Protocol):
     url: str
     push: bool
 
     def get_record(self, key: str) -> dict[str, Any] | None: ...
 
-    def put_record(self, key: str, record: dict[str, Any]) -> None: ...
+    def put_record(self, key: str, record: dict[str, Any], *, only_new: bool = False) -> bool:
+        """Write the record of ``key``; with ``only_new``, only if there is none (False when there was)."""
+        ...
 
     def has_blob(self, digest: str, size: int) -> bool: ...
 
@@ -46,6 +57,20 @@ class Remote(Protocol):
 
     def put_blob(self, source: Path, digest: str) -> None:
         """Store ``source`` under ``digest`` unless a blob is there already; never a partial one."""
+        ...
+
+    def create_claim(self, key: str, body: bytes) -> str | None:
+        """Write the claim only if there is none: its version, or None when another exists."""
+        ...
+
+    def read_claim(self, key: str) -> Versioned | None: ...
+
+    def replace_claim(self, key: str, body: bytes, version: str) -> str | None:
+        """Replace the claim only if it is still at ``version``: the new version, or None."""
+        ...
+
+    def delete_claim(self, key: str, version: str) -> None:
+        """Remove the claim if it is still at ``version``."""
         ...
 
 
@@ -63,6 +88,9 @@ class DirectoryRemote:
     def _record(self, key: str) -> Path:
         return self.root / "records" / f"{key}.json"
 
+    def _claim(self, key: str) -> Path:
+        return self.root / "claims" / f"{key}.json"
+
     def get_record(self, key: str) -> dict[str, Any] | None:
         try:
             found = json.loads(self._record(key).read_text(encoding="utf-8"))
@@ -70,8 +98,12 @@ class DirectoryRemote:
             return None
         return found if isinstance(found, dict) else None
 
-    def put_record(self, key: str, record: dict[str, Any]) -> None:
-        atomic_write_bytes(self._record(key), json.dumps(record, sort_keys=True).encode())
+    def put_record(self, key: str, record: dict[str, Any], *, only_new: bool = False) -> bool:
+        body = json.dumps(record, sort_keys=True).encode()
+        if only_new:
+            return _link_new(self._record(key), body)
+        atomic_write_bytes(self._record(key), body)
+        return True
 
     def has_blob(self, digest: str, size: int) -> bool:
         try:
@@ -95,6 +127,41 @@ class DirectoryRemote:
             tmp.unlink(missing_ok=True)
             raise
         fsync_dir(target.parent)
+
+    # Claims: made with a hard link (_link_new); a replace or delete compares and swaps under an advisory
+    # lock on the claims folder.
+
+    def create_claim(self, key: str, body: bytes) -> str | None:
+        return _version(body) if _link_new(self._claim(key), body) else None
+
+    def read_claim(self, key: str) -> Versioned | None:
+        try:
+            body = self._claim(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return body, _version(body)
+
+    def replace_claim(self, key: str, body: bytes, version: str) -> str | None:
+        with self._claims_locked():
+            found = self.read_claim(key)
+            if found is None or found[1] != version:
+                return None
+            atomic_write_bytes(self._claim(key), body)
+        return _version(body)
+
+    def delete_claim(self, key: str, version: str) -> None:
+        with self._claims_locked():
+            found = self.read_claim(key)
+            if found is not None and found[1] == version:
+                self._claim(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _claims_locked(self) -> Iterator[None]:
+        folder = self.root / "claims"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
 
 class ObjectRemote:
@@ -125,6 +192,8 @@ class ObjectRemote:
         except Exception as exc:  # obstore's own errors: OSError for the engine, which reports and goes on
             if type(exc).__name__ == "AlreadyExistsError":
                 raise FileExistsError(str(exc)) from None
+            if type(exc).__name__ == "PreconditionError":
+                raise _Superseded from None
             raise OSError(f"the remote {self.url}: {_short(exc)}") from None
 
     def get_record(self, key: str) -> dict[str, Any] | None:
@@ -138,8 +207,19 @@ class ObjectRemote:
             return None
         return found if isinstance(found, dict) else None
 
-    def put_record(self, key: str, record: dict[str, Any]) -> None:
-        self._call(self.obstore.put, f"records/{key}.json", json.dumps(record, sort_keys=True).encode())
+    def put_record(self, key: str, record: dict[str, Any], *, only_new: bool = False) -> bool:
+        body = json.dumps(record, sort_keys=True).encode()
+        try:
+            self._call(
+                self.obstore.put,
+                f"records/{key}.json",
+                body,
+                mode="create" if only_new else "overwrite",
+                use_multipart=False,
+            )
+        except (FileExistsError, _Superseded):
+            return False
+        return True
 
     def has_blob(self, digest: str, size: int) -> bool:
         try:
@@ -148,8 +228,6 @@ class ObjectRemote:
             return False
 
     def fetch_blob(self, digest: str, dest: Path) -> str:
-        import hashlib
-
         hasher = hashlib.sha256()
         result = self._call(self.obstore.get, _blob_path(digest))
         with open(dest, "wb") as handle:
@@ -180,6 +258,60 @@ class ObjectRemote:
                     chunk_size=PART_BYTES,
                     max_concurrency=4,
                 )
+
+    def create_claim(self, key: str, body: bytes) -> str | None:
+        try:
+            put = self._call(self.obstore.put, f"claims/{key}.json", body, mode="create", use_multipart=False)
+        except (FileExistsError, _Superseded):
+            return None
+        return str(put.get("e_tag") or _version(body))
+
+    def read_claim(self, key: str) -> Versioned | None:
+        try:
+            result = self._call(self.obstore.get, f"claims/{key}.json")
+        except FileNotFoundError:
+            return None
+        body = bytes(result.bytes())
+        return body, str(result.meta.get("e_tag") or _version(body))
+
+    def replace_claim(self, key: str, body: bytes, version: str) -> str | None:
+        try:
+            put = self._call(self.obstore.put, f"claims/{key}.json", body, mode={"e_tag": version}, use_multipart=False)
+        except (FileNotFoundError, _Superseded):
+            return None
+        return str(put.get("e_tag") or _version(body))
+
+    def delete_claim(self, key: str, version: str) -> None:
+        # S3 has no conditional delete everywhere; a claim taken over between the read and the delete
+        # loses its record of a job, which the taker's own journal still holds.
+        found = self.read_claim(key)
+        if found is not None and found[1] == version:
+            try:
+                self._call(self.obstore.delete, f"claims/{key}.json")
+            except FileNotFoundError:
+                pass
+
+
+def _link_new(target: Path, body: bytes) -> bool:
+    """Write ``target`` whole, only if it does not exist: a hard link is an atomic create-if-absent (NFS too)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        atomic_write_bytes(tmp, body)
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+class _Superseded(Exception):
+    """A conditional write found another version than the one it expected."""
+
+
+def _version(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 SINGLE_PUT_BYTES = 16 * 1024**2  # up to this, one conditional PUT (held in memory once)
