@@ -59,9 +59,8 @@ def sandbox():  # type: ignore[no-untyped-def]
 def s3_server():  # type: ignore[no-untyped-def]
     """A real S3-compatible server (moto's server mode) on 127.0.0.1 with an empty bucket; yields the
     environment a render needs to use ``s3://render-test/<prefix>``, and a boto3 client to look inside."""
-    import uuid
-
     import threading
+    import uuid
 
     import boto3
     from moto.s3.responses import S3Response
