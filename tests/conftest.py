@@ -96,5 +96,5 @@ def s3_server():  # type: ignore[no-untyped-def]
         region_name="us-east-1",
     )
     client.create_bucket(Bucket=bucket)
-    yield {"env": env, "url": f"s3://{bucket}/cache", "bucket": bucket, "client": client}
+    yield {"env": env, "url": f"s3://{bucket}/cache", "bucket": bucket, "client": client, "server": server}
     server.stop()

@@ -247,9 +247,8 @@ class Claims:
             self._give_up(exc)
 
     def _give_up(self, exc: OSError) -> None:
-        if not self.broken:
-            self.broken = True
-            self.on_note(f"note: claims on the remote {self.remote.url} failed ({exc}); going on without them")
+        """The remote failed (GuardedRemote has said so): the rest of the run makes its jobs unclaimed."""
+        self.broken = True
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -63,7 +63,7 @@ from renderer.spec.model import Asset, Project
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.projectlock import state_dir_for
-from renderer.store.remote import Remote, RemoteError, open_remote
+from renderer.store.remote import GuardedRemote, Remote, RemoteError, open_remote
 from renderer.store.state import load_state, state_path
 
 
@@ -153,7 +153,7 @@ class Run:
         if not options.remote:
             return None
         try:
-            return open_remote(options.remote, push=options.remote_push)
+            return GuardedRemote(open_remote(options.remote, push=options.remote_push), self.cache.notes.append)
         except RemoteError as exc:
             if self.mode is RunMode.LOCKED:
                 raise CacheError(f"{exc}; --locked needs it to restore outputs") from None
@@ -236,7 +236,12 @@ class Run:
         problems = self.planner.lock_problems
         if self.whole_project:
             problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()]
-        return RunResult(outcomes, lock_current=not problems, lock_problems=problems, notes=self.cache.notes)
+        return RunResult(
+            outcomes,
+            lock_current=not problems,
+            lock_problems=problems,
+            notes=[self.scrub(note) for note in self.cache.notes],
+        )
 
     # ---- render
 
@@ -382,7 +387,7 @@ class Run:
                 self.hasher.stamps,
                 {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
             )
-        return RunResult(outcomes, manifest=manifest, notes=self.cache.notes)
+        return RunResult(outcomes, manifest=manifest, notes=[self.scrub(note) for note in self.cache.notes])
 
 
 def run_project(

@@ -23,9 +23,9 @@ import ipaddress
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from renderer.store.atomic import atomic_write_bytes, fsync_dir
@@ -36,6 +36,7 @@ class RemoteError(Exception):
     """The remote cannot be used: unreachable, refused, or not a remote render knows."""
 
 
+T = TypeVar("T")
 Versioned = tuple[bytes, str]  # a claim's bytes and its version (an ETag; a digest in a folder)
 
 
@@ -101,9 +102,16 @@ class DirectoryRemote:
     def put_record(self, key: str, record: dict[str, Any], *, only_new: bool = False) -> bool:
         body = json.dumps(record, sort_keys=True).encode()
         if only_new:
-            return _link_new(self._record(key), body)
-        atomic_write_bytes(self._record(key), body)
+            return _link_new(self._here(self._record(key)), body)
+        atomic_write_bytes(self._here(self._record(key)), body)
         return True
+
+    def _here(self, path: Path) -> Path:
+        """``path``, once its folder exists; never re-creating the remote itself (an unmounted share, say)."""
+        if not self.root.is_dir():
+            raise OSError(f"{self.root} is not there any more")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def has_blob(self, digest: str, size: int) -> bool:
         try:
@@ -118,7 +126,7 @@ class DirectoryRemote:
         target = self._blob(digest)
         if target.exists():
             return  # content addressed: the same name is the same bytes
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._here(target)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             copy_hashing(source, tmp, durable=True)
@@ -132,7 +140,7 @@ class DirectoryRemote:
     # lock on the claims folder.
 
     def create_claim(self, key: str, body: bytes) -> str | None:
-        return _version(body) if _link_new(self._claim(key), body) else None
+        return _version(body) if _link_new(self._here(self._claim(key)), body) else None
 
     def read_claim(self, key: str) -> Versioned | None:
         try:
@@ -157,9 +165,7 @@ class DirectoryRemote:
 
     @contextlib.contextmanager
     def _claims_locked(self) -> Iterator[None]:
-        folder = self.root / "claims"
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a") as handle:
+        with open(self._here(self.root / "claims" / ".lock"), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
@@ -292,9 +298,59 @@ class ObjectRemote:
                 pass
 
 
+class GuardedRemote:
+    """A remote that, once it fails in the middle of a run, is passed over for the rest of it: one note,
+    and no retries per asset against a server that has gone. "Not there" answers are not failures."""
+
+    def __init__(self, inner: Remote, on_down: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.push = inner.push
+        self.on_down = on_down
+        self.down = False
+
+    def _guard(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.down:
+            raise OSError(f"the remote {self.url} stopped answering earlier in this run")
+        try:
+            return function(*args, **kwargs)
+        except (FileNotFoundError, FileExistsError):
+            raise
+        except OSError as exc:
+            self.down = True
+            self.on_down(f"note: the remote {self.url} stopped answering ({exc}); this run went on without it")
+            raise
+
+    def get_record(self, key: str) -> dict[str, Any] | None:
+        return self._guard(self.inner.get_record, key)
+
+    def put_record(self, key: str, record: dict[str, Any], *, only_new: bool = False) -> bool:
+        return self._guard(self.inner.put_record, key, record, only_new=only_new)
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        return self._guard(self.inner.has_blob, digest, size)
+
+    def fetch_blob(self, digest: str, dest: Path) -> str:
+        return self._guard(self.inner.fetch_blob, digest, dest)
+
+    def put_blob(self, source: Path, digest: str) -> None:
+        self._guard(self.inner.put_blob, source, digest)
+
+    def create_claim(self, key: str, body: bytes) -> str | None:
+        return self._guard(self.inner.create_claim, key, body)
+
+    def read_claim(self, key: str) -> Versioned | None:
+        return self._guard(self.inner.read_claim, key)
+
+    def replace_claim(self, key: str, body: bytes, version: str) -> str | None:
+        return self._guard(self.inner.replace_claim, key, body, version)
+
+    def delete_claim(self, key: str, version: str) -> None:
+        self._guard(self.inner.delete_claim, key, version)
+
+
 def _link_new(target: Path, body: bytes) -> bool:
     """Write ``target`` whole, only if it does not exist: a hard link is an atomic create-if-absent (NFS too)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         atomic_write_bytes(tmp, body)
@@ -391,4 +447,13 @@ def copy_between(remote: Remote, digest: str, dest: Path) -> str:
     return written
 
 
-__all__ = ["DirectoryRemote", "ObjectRemote", "Remote", "RemoteError", "copy_between", "is_loopback", "open_remote"]
+__all__ = [
+    "DirectoryRemote",
+    "GuardedRemote",
+    "ObjectRemote",
+    "Remote",
+    "RemoteError",
+    "copy_between",
+    "is_loopback",
+    "open_remote",
+]

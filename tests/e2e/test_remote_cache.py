@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.helpers import KEYS, LONG_CAPTION, remote_spec, render, render_json, requests_of
+from tests.helpers import KEYS, LONG_CAPTION, RENDER, remote_spec, render, render_json, requests_of
 
 ASSETS = f"""
 still: {{type: image, model: nano-banana, prompt: a harbour at dawn}}
@@ -98,7 +104,7 @@ def test_an_s3_remote_serves_a_second_machine_and_holds_no_secret(tmp_path: Path
             assert secret.encode() not in body, key
 
 
-def test_wrong_s3_credentials_are_one_clear_message(tmp_path: Path, sandbox, s3_server) -> None:
+def test_an_unreachable_s3_endpoint_is_one_clear_message(tmp_path: Path, sandbox, s3_server) -> None:
     server = sandbox(vrex_limit=1000)
     a = machine(tmp_path, "a", server.url)
     env = {**KEYS, **s3_server["env"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens there
@@ -147,3 +153,75 @@ def test_a_record_without_its_blob_fails_locked_naming_the_asset_and_the_remote(
     result = render(b, "--locked", "-k", "--remote", shared, cwd=b.parent, cache=tmp_path / "cache-b", env=KEYS)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"asset 'theme' failed: the output is not in the cache or the remote {shared}" in result.stderr
+
+
+def test_wrong_s3_credentials_are_one_clear_message_and_a_render_goes_on(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # moto checks credentials only when told to: from the first request on, here
+    strict = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto's server did not start"
+                time.sleep(0.1)
+        env = {
+            **KEYS,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "AKIANOTAREALKEY00000",
+            "AWS_SECRET_ACCESS_KEY": "not-the-secret-of-anyone",
+            "AWS_REGION": "us-east-1",
+        }
+        a = machine(tmp_path, "a", server.url)
+        url = "s3://render-team/cache"
+        result = render(a, "--locked", "--remote", url, cwd=a.parent, cache=tmp_path / "c", env=env, timeout=300)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert url in result.stderr and "AWS_ACCESS_KEY_ID" in result.stderr and "refused" in result.stderr
+        assert env["AWS_SECRET_ACCESS_KEY"] not in result.stderr
+        result = render(a, "--remote", url, "-q", cwd=a.parent, cache=tmp_path / "c", env=env, timeout=300)
+        assert result.returncode == 0 and "rendering without the remote" in result.stderr, result.stderr
+    finally:
+        strict.terminate()
+        strict.wait(timeout=30)
+
+
+def test_a_remote_that_goes_away_mid_run_is_passed_over_and_nothing_is_lost(tmp_path: Path, sandbox, s3_server) -> None:
+    server = sandbox(vrex_limit=1000, latency=0.5)
+    env = {**KEYS, **s3_server["env"]}
+    stills = "\n".join(f"still{n}: {{type: image, model: nano-banana, prompt: harbour number {n}}}" for n in range(4))
+    a = remote_spec(tmp_path / "a" / "p.yaml", server.url, stills)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    environ.update({"RENDER_CACHE_DIR": str(tmp_path / "cache-a"), **env})
+    process = subprocess.Popen(
+        [RENDER, str(a), "--remote", s3_server["url"], "--jobs", "1", "--json"],
+        cwd=a.parent,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client, bucket = s3_server["client"], s3_server["bucket"]
+    deadline = time.monotonic() + 90
+    while not client.list_objects_v2(Bucket=bucket, Prefix="cache/records/").get("Contents"):
+        assert time.monotonic() < deadline and process.poll() is None, "no record was pushed"
+        time.sleep(0.05)
+    s3_server["server"].stop()  # the first output is in; the remote goes away for the rest
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "stopped answering" in err and "Traceback" not in err
+    made = json.loads(out)
+    assert made["totals"]["generated"] == 4
+    for n in range(4):
+        assert (a.parent / "out" / f"still{n}.png").stat().st_size > 0
+    assert len(requests_of(server, "created")) == 4  # nothing paid twice for the remote's sake
