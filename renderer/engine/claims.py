@@ -78,6 +78,7 @@ class Claims:
         on_state: Callable[[str, str], None] = lambda asset, state: None,
         on_note: Callable[[str], None] = lambda note: None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.remote = remote
         self.journal = journal
@@ -85,6 +86,7 @@ class Claims:
         self.on_state = on_state
         self.on_note = on_note
         self.clock = clock
+        self.sleep = sleep
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.broken = False  # the remote failed: this run goes on without claims (and says so once)
         self.held: set[Held] = set()
@@ -156,7 +158,7 @@ class Claims:
                 if taken is not None:
                     return taken
                 continue
-            await anyio.sleep(delay)
+            await self.sleep(delay)
             delay = min(delay * 1.5, 5.0, max(0.5, self.timeout / 4))
 
     async def _take_over(self, key: str, asset: str, provider: str, other: dict[str, Any], version: str) -> Held | None:
