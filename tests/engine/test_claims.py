@@ -32,12 +32,8 @@ class Clock:
 
 
 def setup(tmp_path: Path, other: dict[str, Any] | None, step: float = 10) -> tuple[Claims, DirectoryRemote, Clock]:
-    remote = (
-        DirectoryRemote(tmp_path / "remote", str(tmp_path / "remote"))
-        if (tmp_path / "remote").mkdir() is None
-        else None
-    )
-    assert remote is not None
+    (tmp_path / "remote").mkdir()
+    remote = DirectoryRemote(tmp_path / "remote", str(tmp_path / "remote"))
     if other is not None:
         remote.create_claim(
             KEY, json.dumps({"owner": "laptop:41:abcd", "asset": "still", "provider": "varg", **other}).encode()
