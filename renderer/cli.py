@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
+    from renderer.store.remote import Remote
 
 COMMANDS = (
     "validate",
@@ -104,6 +105,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("spec")
         parser.add_argument("assets", nargs="*", metavar="ASSET")
         parser.add_argument("--cache-dir", metavar="DIR", help="where an older render kept the journal")
+        parser.add_argument(
+            "--remote",
+            metavar="URL",
+            help="the remote whose claim to settle too (default: RENDER_REMOTE, else the spec's)",
+        )
         settle = parser.add_mutually_exclusive_group()
         settle.add_argument(
             "--job-id", metavar="ID", help="the provider made this job for ASSET: the next render collects it"
@@ -840,6 +846,7 @@ def _merge_lock(args: argparse.Namespace) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> int:
+    from renderer.engine.claims import settle_claim
     from renderer.errors import UsageError
 
     project, journal, pending = _remote_jobs(args)
@@ -870,11 +877,14 @@ def _resolve(args: argparse.Namespace) -> int:
                 f"  render resolve {args.spec} ASSET --forget      drop the entry, whatever it holds"
             )
         return 0
+    remote = _claims_remote(args, project)
     for name in args.assets:
         entry = by_asset.get(name)
         if entry is None:
             print(f"  {name}: nothing in the journal; nothing to settle")
             continue
+        if remote is not None:
+            settle_claim(remote, entry.key, args.job_id.strip() if args.job_id else None, entry.provider)
         if args.job_id is not None:
             journal.submitted(entry, args.job_id.strip(), entry.data)
             print(f"  {name}: job {args.job_id.strip()} on {entry.provider}; the next render collects it")
@@ -890,6 +900,20 @@ def _resolve(args: argparse.Namespace) -> int:
             journal.remove(entry.key)
             print(f"  {name}: forgotten; the next render submits it anew if it is not in the cache")
     return 0
+
+
+def _claims_remote(args: argparse.Namespace, project: Project) -> Remote | None:
+    """The remote whose claims ``render resolve`` settles with the journal (other machines wait on them)."""
+    from renderer.store.remote import RemoteError, open_remote
+
+    url = args.remote or os.environ.get("RENDER_REMOTE") or (project.remote if project.remote_push else None)
+    if not url:
+        return None
+    try:
+        return open_remote(url)
+    except RemoteError as exc:
+        print(f"render: note: {exc}; its claim on this job is left to time out", file=sys.stderr)
+        return None
 
 
 def _cancel(args: argparse.Namespace) -> int:

@@ -253,6 +253,20 @@ class Claims:
         self.broken = True
 
 
+def settle_claim(remote: Remote, key: str, job_id: str | None, provider: str) -> None:
+    """What ``render resolve`` tells the other machines: the job that exists (a taker resumes it), or that
+    none does (the claim goes, and the next render submits)."""
+    found = remote.read_claim(key)
+    if found is None:
+        return
+    raw, version = found
+    if job_id:
+        body = {**_decode(raw), "provider": provider, "job_id": job_id, "sent": True, "submitted_at": time.time()}
+        remote.replace_claim(key, _encode(body), version)
+    else:
+        remote.delete_claim(key, version)
+
+
 def _encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 

@@ -150,8 +150,8 @@ class LocalExecutor:
         entry = self.journal.get(request.key)
         if entry is not None and entry.provider == task.provider:
             request.idempotency_key = entry.attempt
-            if entry.job_id:
-                job = Job(id=entry.job_id, state=JobState.QUEUED, data=dict(entry.data))
+            if entry.job_id:  # what the job must deliver, unless the entry says (one from a claim may not)
+                job = Job(id=entry.job_id, state=JobState.QUEUED, data={**following(request), **entry.data})
                 return await provider.poll(job), True, entry.submitted_at or time.time()
             if isinstance(provider, FindsJobs):
                 await self._upload(provider, request)
@@ -168,7 +168,7 @@ class LocalExecutor:
                 task.provider,
                 request.asset,
                 request_digest(request),
-                {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format))},
+                following(request),
                 task.attempt,
             )
         except OSError as exc:
@@ -228,6 +228,11 @@ async def _durably(function: Callable[..., T], *args: Any) -> T:
     with anyio.CancelScope(shield=True):
         result = await anyio.to_thread.run_sync(function, *args)
     return result
+
+
+def following(request: JobRequest) -> dict[str, Any]:
+    """What following a job needs before its provider has said anything: the kind of media it must deliver."""
+    return {"asset": request.asset, "expect": kind_of(media_type_of("x" + request.output_format))}
 
 
 def request_digest(request: JobRequest) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import KEYS, LONG_CAPTION, RENDER, read_lock, remote_spec, requests_of
+from tests.helpers import KEYS, LONG_CAPTION, RENDER, read_lock, remote_spec, render, requests_of
 
 ASSETS = f"""
 still: {{type: image, model: nano-banana, prompt: a lighthouse in fog}}
@@ -142,3 +142,29 @@ def test_a_machine_killed_after_its_submit_is_taken_over_and_its_jobs_collected(
         job_ids
     )
     assert claims_in(url, remote_env) == []
+
+
+def test_a_claim_whose_submit_went_unanswered_makes_the_taker_wait_until_resolved(tmp_path: Path, sandbox) -> None:
+    server = sandbox(vrex_limit=1000, fault_rate=1.0, fault_kinds=["created-drop"], fault_on=["submit"])
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    spec_text = "still: {type: image, model: nano-banana, prompt: a lighthouse in fog}"
+    a = remote_spec(tmp_path / "a" / "p.yaml", server.url, spec_text)
+    b = remote_spec(tmp_path / "b" / "p.yaml", server.url, spec_text)
+    code, made, _ = finish(start(a, str(shared), tmp_path / "cache-a", KEYS))
+    assert code == 1 and made["assets"]["still"]["status"] == "waiting"  # the job was made; its answer lost
+    assert [c.get("sent") for c in read_claims(str(shared), {})] == [True]  # kept for whoever comes next
+    server.sandbox.config.fault_rate = 0.0
+    fast = {**KEYS, "RENDER_CLAIM_TIMEOUT": "1"}
+    code, made, err = finish(start(b, str(shared), tmp_path / "cache-b", fast))
+    assert code == 1 and made["assets"]["still"]["status"] == "waiting", err  # B will not pay blindly either
+    assert "took over the claim" in err and len(requests_of(server, "created")) == 1
+    job = requests_of(server, "created")[0]["job"]
+    environ = {**fast, "RENDER_REMOTE": str(shared)}
+    result = render("resolve", b, "still", "--job-id", job, cwd=b.parent, cache=tmp_path / "cache-b", env=environ)
+    assert result.returncode == 0, result.stderr
+    assert [c.get("job_id") for c in read_claims(str(shared), {})] == [job]  # every machine now knows the job
+    code, made, err = finish(start(b, str(shared), tmp_path / "cache-b", fast))
+    assert code == 0 and made["assets"]["still"]["status"] == "generated", err
+    assert len(requests_of(server, "created")) == 1 and claims_in(str(shared), {}) == []
+    assert read_lock(b.parent / "p.lock")["assets"]["still"]["job_id"] == job
