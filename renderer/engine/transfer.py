@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,27 +35,26 @@ def push(
 ) -> Moved:
     result = Moved()
 
-    def one(name: str, entry: LockEntry) -> None:
+    def one(name: str, entry: LockEntry) -> str:
         assert entry.sha256 is not None and entry.bytes is not None
         if remote.has_blob(entry.sha256, entry.bytes) and remote.get_record(entry.key) is not None:
             result.present.append(name)
-            return
+            return f"there     {name}"
         copy = cache.scratch / f"push-{uuid.uuid4().hex}"
         try:
             written = _local_copy(project, name, entry, cache, copy)
             if written != entry.sha256:
                 result.missing.append(name)
-                say(f"  missing   {name}: not in this cache or the output directory")
-                return
+                return f"missing   {name}: not in this cache or the output directory"
             record = cache.get(entry.key) or record_from_lock(entry, copy)
             remote.put_blob(copy, entry.sha256)
             remote.put_record(entry.key, record.to_dict())
             result.moved.append(name)
-            say(f"  pushed    {name} ({entry.bytes:,} bytes)")
+            return f"pushed    {name} ({entry.bytes:,} bytes)"
         finally:
             copy.unlink(missing_ok=True)
 
-    _each(locked, one)
+    _each(locked, one, say)
     return result
 
 
@@ -64,10 +63,11 @@ def pull(
 ) -> Moved:
     result = Moved()
 
-    def one(name: str, entry: LockEntry) -> None:
+    def one(name: str, entry: LockEntry) -> str:
         assert entry.sha256 is not None and entry.bytes is not None
         asset = project.assets.get(name)
         dest = project.output_dir / (asset.output if asset is not None else entry.output or name)
+        line = f"here      {name}"
         if cache.get(entry.key) is not None:
             result.present.append(name)
         else:
@@ -80,16 +80,16 @@ def pull(
                 result.missing.append(name)
                 copy.unlink(missing_ok=True)
                 why = "a damaged blob, refused" if written else "not in the remote"
-                say(f"  missing   {name}: {why}")
-                return
+                return f"missing   {name}: {why}"
             raw = remote.get_record(entry.key)
             record = OutputRecord.from_dict(raw) if raw is not None else record_from_lock(entry, copy)
             cache.put(entry.key, copy, record)
             result.moved.append(name)
-            say(f"  pulled    {name} ({entry.bytes:,} bytes)")
+            line = f"pulled    {name} ({entry.bytes:,} bytes)"
         cache.store.copy_to(entry.sha256, dest)
+        return line
 
-    _each(locked, one)
+    _each(locked, one, say)
     return result
 
 
@@ -106,8 +106,11 @@ def _local_copy(project: Project, name: str, entry: LockEntry, cache: Cache, des
         return ""
 
 
-def _each(locked: dict[str, LockEntry], work: Callable[[str, LockEntry], None]) -> None:
+def _each(locked: dict[str, LockEntry], work: Callable[[str, LockEntry], str], say: Callable[[str], None]) -> None:
+    """``work`` on every locked output, a few at a time; each line it returns is said as it ends, counted."""
     chosen = [(name, entry) for name, entry in sorted(locked.items()) if entry.sha256 and entry.bytes is not None]
+    width = len(str(len(chosen)))
     with ThreadPoolExecutor(PARALLEL) as pool:
-        for future in [pool.submit(work, name, entry) for name, entry in chosen]:
-            future.result()
+        futures = [pool.submit(work, name, entry) for name, entry in chosen]
+        for done, future in enumerate(as_completed(futures), 1):
+            say(f"  [{done:>{width}}/{len(chosen)}] {future.result()}")

@@ -122,6 +122,7 @@ def test_push_and_pull_move_every_locked_output_once(tmp_path: Path, sandbox, s3
     assert render(a, cwd=a.parent, cache=tmp_path / "cache-a", env=env).returncode == 0  # no remote yet
     pushed = render("push", a, "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "cache-a", env=env)
     assert pushed.returncode == 0 and "pushed 3, 0 already in the remote, 0 missing" in pushed.stdout, pushed.stderr
+    assert "[1/3] pushed" in pushed.stdout and "[3/3] pushed" in pushed.stdout  # progress, counted as they end
     again = render("push", a, "--remote", s3_server["url"], cwd=a.parent, cache=tmp_path / "cache-a", env=env)
     assert "pushed 0, 3 already in the remote" in again.stdout  # idempotent
     b = machine(tmp_path, "b", server.url)
