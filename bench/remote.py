@@ -1,10 +1,13 @@
 """Remote cache benchmark against moto's S3 server on loopback (a separate process, so its memory does not
 count): push and pull of many 1 MB outputs and of one big output, through render's own ObjectRemote.
 
-    python bench/remote.py [--small N] [--big-mb MB]      (defaults: 200 outputs of 1 MB, one of 1024 MB)
+    python bench/remote.py [--small N] [--big-mb MB] [--restore N]
+        (defaults: 200 outputs of 1 MB, one of 1024 MB, a 1,000-asset project)
 
 Prints throughput and the client's peak resident memory for each phase. Target: memory flat in file size
-(a 1 GB output under 100 MB peak).
+(a 1 GB output under 100 MB peak). Then the wall time of ``render --locked`` restoring every output of an
+N-asset project (bench/noop.py's random graph) on a second "machine" with an empty cache, from the S3
+server and from a shared folder.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument("--restore", type=int, default=1000, metavar="N", help="assets in the --locked restore")
     args = parser.parse_args()
     port = free_port()
     env = {
@@ -113,9 +117,46 @@ def main() -> None:
                     subprocess.run(
                         [sys.executable, "-c", CLIENT, phase, f"s3://bench/{label}", str(folder)], env=env, check=True
                     )
+            if args.restore:
+                restore(Path(scratch) / "restore", args.restore, env)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def restore(root: Path, n: int, env: dict[str, str]) -> None:
+    """Machine A renders an N-asset project into a remote; machine B, with the spec, the lockfile and an
+    empty cache, restores it all with --locked."""
+    import shutil
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from noop import RENDER, make_spec
+
+    shared = root / "shared"
+    shared.mkdir(parents=True)
+    for remote in ("s3://bench/restore", str(shared)):
+        a, b = root / "a", root / "b"
+        for folder in (a, b):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+        make_spec(a / "p.yaml", n)
+        first = {**env, "RENDER_CACHE_DIR": str(root / "cache-a")}
+        shutil.rmtree(root / "cache-a", ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run([RENDER, str(a / "p.yaml"), "-q", "--remote", remote], env=first, check=True, cwd=a)
+        made = time.perf_counter() - started
+        shutil.copyfile(a / "p.yaml", b / "p.yaml")
+        shutil.copyfile(a / "p.lock", b / "p.lock")
+        second = {**env, "RENDER_CACHE_DIR": str(root / "cache-b")}
+        shutil.rmtree(root / "cache-b", ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run([RENDER, str(b / "p.yaml"), "-q", "--locked", "--remote", remote], env=second, check=True, cwd=b)
+        took = time.perf_counter() - started
+        where = "S3 (moto)" if remote.startswith("s3://") else "shared folder"
+        print(
+            f"--locked restore of {n} assets from {where}: {took:.1f} s ({took / n * 1000:.1f} ms/asset); "
+            f"machine A's render and push took {made:.1f} s"
+        )
 
 
 if __name__ == "__main__":
