@@ -30,6 +30,7 @@ from renderer.records import AssetStatus, RunMode
 
 if TYPE_CHECKING:
     from renderer.engine.journal import Journal, JournalEntry
+    from renderer.engine.results import ExecutorChoice
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
     from renderer.spec.model import Project
@@ -173,6 +174,13 @@ def _parser(command: str) -> argparse.ArgumentParser:
         help="a shared cache to read (and push to): a folder; beats RENDER_REMOTE and the spec",
     )
     parser.add_argument("--no-remote", action="store_true", help="ignore the remote the spec or RENDER_REMOTE names")
+    parser.add_argument(
+        "--executor",
+        metavar="WHERE",
+        help="where local jobs run: local (default), dask (worker processes on this machine), or "
+        "dask://HOST:PORT (a Dask scheduler); beats RENDER_EXECUTOR and the spec",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="worker processes of --executor dask (default: cores)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line for every asset, cached ones too")
@@ -521,6 +529,7 @@ def _render_slow(
         remote=remote,
         remote_push=push,
         claim_timeout=claim_timeout,
+        executor=_executor_choice(args, project),
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,
@@ -536,6 +545,22 @@ def _render_slow(
     if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)
     return _report_render(project, result, args, stream, elapsed)
+
+
+def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoice:
+    """--executor beats RENDER_EXECUTOR, which beats the spec's ``executor:``."""
+    from renderer.engine.results import ExecutorChoice
+    from renderer.errors import UsageError
+
+    spec = project.executor or {}
+    text = args.executor or os.environ.get("RENDER_EXECUTOR") or str(spec.get("address") or "local")
+    workers = args.workers or spec.get("workers")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    try:
+        return ExecutorChoice.parse(text, workers=workers, shared_cache=bool(spec.get("shared_cache")))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _report_plan(

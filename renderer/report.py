@@ -54,6 +54,8 @@ class PlainReporter:
     def progress(self, name: str, state: str) -> None:
         if self.verbose and state.startswith("retrying"):  # retries and backoff are visible at -v
             self._print(f"  retry    {name}: {state}")
+        elif self.verbose and state.startswith(("making on ", "made on ")):  # which Dask worker ran it
+            self._print(f"  worker   {name}: {state}")
 
     def note(self, message: str) -> None:
         self._print(message)

@@ -25,6 +25,32 @@ class Reporter(Protocol):
     def end(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Where jobs run: ``local`` (this process), ``dask`` (a local cluster of worker processes), or the
+    address of a running Dask scheduler (``dask://host:port`` or ``tcp://host:port``)."""
+
+    kind: str  # "local", "cluster" or "scheduler"
+    address: str = ""
+    workers: int | None = None  # a local cluster's worker processes (default: one per core)
+    shared_cache: bool = False  # the workers see this machine's cache folder at the same path
+
+    @classmethod
+    def parse(cls, text: str, *, workers: int | None = None, shared_cache: bool = False) -> ExecutorChoice:
+        value = text.strip()
+        if value in ("", "local"):
+            return cls("local")
+        if value == "dask":
+            return cls("cluster", workers=workers, shared_cache=True)
+        for scheme in ("dask://", "tcp://", "tls://"):
+            if value.startswith(scheme) and len(value) > len(scheme):
+                address = "tcp://" + value[len(scheme) :] if scheme == "dask://" else value
+                return cls("scheduler", address, workers, shared_cache)
+        raise ValueError(
+            f"'{text}' is not an executor: use local, dask (a cluster on this machine), or dask://HOST:PORT"
+        )
+
+
 @dataclass
 class RenderOptions:
     cache_dir: Path
@@ -32,6 +58,7 @@ class RenderOptions:
     remote: str | None = None  # the shared cache to use (the CLI has settled spec, flag and environment)
     remote_push: bool = True
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat (claims.py)
+    executor: ExecutorChoice = field(default_factory=lambda: ExecutorChoice("local"))
     mode: RunMode = RunMode.RENDER
     jobs: int = 8
     keep_going: bool = False

@@ -116,7 +116,14 @@ class Run:
         journal = Journal(state_dir / "journal")
         journal.adopt_legacy(options.cache_dir / "journal", set(project.assets))  # where render <= 0.8 kept it
         self.journal = journal
-        self.executor = executor or LocalExecutor(self.pool, journal, self.cache.scratch, reporter.progress)
+        local = LocalExecutor(self.pool, journal, self.cache.scratch, reporter.progress)
+        if executor is None and options.executor.kind != "local" and not self.mode.plans:
+            from renderer.engine.distributed import DaskExecutor  # only a cluster needs it
+
+            executor = DaskExecutor(
+                options.executor, local, self.pool.settings_for, self.remote, self.cache.scratch, reporter.progress
+            )
+        self.executor = executor or local
         self.generation = Generation(
             self.pool,
             self.executor,

@@ -131,6 +131,7 @@ class Project:
     remote: str | None = None  # the shared cache the spec names (issue 11): a URL or a path
     remote_push: bool = True  # False: read-only (only CI writes, say)
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat
+    executor: dict[str, Any] | None = None  # where jobs run: {address, workers, shared_cache} (issue 12)
 
     def deps(self) -> dict[str, list[str]]:
         return {name: asset.depends_on() for name, asset in self.assets.items()}

@@ -178,6 +178,7 @@ def _resolve(
         remote=_remote_url(raw.get("remote"), root),
         remote_push=not (isinstance(raw.get("remote"), dict) and raw["remote"].get("push") is False),
         claim_timeout=float(raw["remote"].get("claim_timeout", 120)) if isinstance(raw.get("remote"), dict) else 120.0,
+        executor=_executor(raw.get("executor")),
         providers=settings,
         assets=assets,
         line_of=line_of,
@@ -472,6 +473,13 @@ def _remote_url(value: Any, root: Path) -> str | None:
     if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
         return str(root / url)
     return url
+
+
+def _executor(value: Any) -> dict[str, Any] | None:
+    """The spec's ``executor:`` as a mapping (address, workers, shared_cache); the CLI settles it."""
+    if isinstance(value, str):
+        return {"address": value}
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _special_kind(path: Path) -> str | None:
