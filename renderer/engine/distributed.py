@@ -24,6 +24,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,11 @@ from renderer.spec.model import ProviderSettings
 from renderer.store.remote import Remote, copy_between
 
 INSTALL = "pip install 'render-media[dask]'"
+NO_WORKERS_GRACE = 60.0  # seconds a cluster may have no worker before its jobs fail (workers may restart)
+
+
+class NoWorkers(Exception):
+    """The cluster has had no worker for a while."""
 
 
 class DaskExecutor:
@@ -109,13 +115,15 @@ class DaskExecutor:
                         ended["error"] = exc
                     group.cancel_scope.cancel()
 
-                group.start_soon(self._show_worker, client, future, request.asset)
+                group.start_soon(self._watch, client, future, request.asset, ended, group.cancel_scope)
                 await wait()
         except BaseException:  # cancelled (Ctrl-C): the job leaves the cluster, which keeps running
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await client.cancel([future])
             raise
         if "error" in ended:
+            with anyio.move_on_after(10, shield=True):
+                await client.cancel([future])
             raise AssetError(_cluster_failure(ended["error"], self.choice)) from None
         result = ended["result"]
         if "failed" in result:
@@ -138,15 +146,28 @@ class DaskExecutor:
             )
         return Generated(dest, written, dest.stat().st_size, job, False)
 
-    async def _show_worker(self, client: Any, future: Any, asset: str) -> None:
-        """Say which worker runs the job, while it runs (the scheduler knows; asked every second)."""
-        shown = None
+    async def _watch(
+        self, client: Any, future: Any, asset: str, ended: dict[str, Any], scope: anyio.CancelScope
+    ) -> None:
+        """Say which worker runs the job while it runs, and end the wait if the cluster has had no
+        worker for ``NO_WORKERS_GRACE`` seconds (the job would wait for ever). Asks the scheduler every second."""
+        shown, empty_since = None, None
         while True:
             await anyio.sleep(1)
             try:
                 processing = await client.processing()
-            except Exception:
+            except Exception as exc:
+                ended["error"] = exc
+                scope.cancel()
                 return
+            if not processing:
+                empty_since = empty_since or time.monotonic()
+                if time.monotonic() - empty_since > NO_WORKERS_GRACE:
+                    ended["error"] = NoWorkers(f"it has had no workers for {NO_WORKERS_GRACE:g} s")
+                    scope.cancel()
+                    return
+                continue
+            empty_since = None
             worker = next((w for w, keys in processing.items() if future.key in keys), None)
             if worker and worker != shown:
                 shown = worker
@@ -162,6 +183,9 @@ class DaskExecutor:
                 except ImportError:
                     self.failure = f"the Dask executor needs dask and distributed: {INSTALL}"
                     raise AssetError(self.failure) from None
+                except AssetError as exc:
+                    self.failure = exc.message
+                    raise
                 except Exception as exc:
                     self.failure = _cluster_failure(exc, self.choice)
                     raise AssetError(self.failure) from None
@@ -180,7 +204,19 @@ class DaskExecutor:
             )
             return await Client(self.cluster, asynchronous=True)  # type: ignore[no-untyped-call]
         with anyio.fail_after(60):
-            return await Client(self.choice.address, asynchronous=True, timeout="10s")  # type: ignore[no-untyped-call]
+            client = await Client(self.choice.address, asynchronous=True, timeout="10s")  # type: ignore[no-untyped-call]
+        # A worker that cannot import render dies on the first job it is sent (it cannot read the message),
+        # and the job waits for ever: ask every worker first. exec of a fixed import: a stdlib function, so
+        # the question itself needs no render on the worker.
+        answers = await client.run(exec, "import renderer.engine.distributed", on_error="return")
+        lacking = sorted(worker for worker, answer in answers.items() if isinstance(answer, BaseException))
+        if lacking:
+            await client.close()
+            raise AssetError(
+                f"{len(lacking)} worker(s) of the Dask scheduler at {self.choice.address} cannot import render "
+                f"({', '.join(lacking)}); install render-media on every worker ({INSTALL})"
+            )
+        return client
 
     async def aclose(self) -> None:
         try:
@@ -197,6 +233,8 @@ class DaskExecutor:
 def _cluster_failure(exc: BaseException, choice: ExecutorChoice) -> str:
     where = f"the Dask scheduler at {choice.address}" if choice.address else "the local Dask cluster"
     text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, NoWorkers):
+        return f"{where} cannot run jobs: {exc}; start workers (dask worker {choice.address or 'ADDRESS'})"
     if "No module named 'renderer'" in text or "import of renderer halted" in text:
         return f"a worker of {where} cannot import render; install render-media on every worker ({INSTALL})"
     if isinstance(exc, (OSError, TimeoutError)) or "CommClosed" in text or "connection" in text.lower():
