@@ -192,7 +192,15 @@ class DaskExecutor:
             return self.client
 
     async def _connect(self) -> Any:
+        import logging
+
         from distributed import Client, LocalCluster
+
+        # Dask's own log lines (reconnect attempts, worker restarts) are not for render's users: render
+        # says what failed, once, in its own words. Dask's configuration sets some loggers' levels one by one.
+        for name in [*logging.root.manager.loggerDict, "distributed"]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
         if self.choice.kind == "cluster":
             self.cluster = await LocalCluster(  # type: ignore[no-untyped-call]
@@ -232,12 +240,14 @@ class DaskExecutor:
 
 def _cluster_failure(exc: BaseException, choice: ExecutorChoice) -> str:
     where = f"the Dask scheduler at {choice.address}" if choice.address else "the local Dask cluster"
-    text = f"{type(exc).__name__}: {exc}".strip()
+    text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".strip(": ")
     if isinstance(exc, NoWorkers):
         return f"{where} cannot run jobs: {exc}; start workers (dask worker {choice.address or 'ADDRESS'})"
     if "No module named 'renderer'" in text or "import of renderer halted" in text:
         return f"a worker of {where} cannot import render; install render-media on every worker ({INSTALL})"
-    if isinstance(exc, (OSError, TimeoutError)) or "CommClosed" in text or "connection" in text.lower():
+    if "connection-lost" in text or "CommClosed" in text:
+        return f"lost the connection to {where} while the job ran ({text[:160]}); start it again and render again"
+    if isinstance(exc, (OSError, TimeoutError)) or "connection" in text.lower():
         return f"cannot reach {where} ({text[:200]}); start it (dask scheduler), or check the address"
     return f"{where} could not run the job ({text[:300]})"
 

@@ -259,3 +259,37 @@ def test_clear_errors_for_a_bad_address_no_remote_and_a_worker_without_render(tm
     )  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot import render" in result.stderr and "render-media[dask]" in result.stderr
+
+
+def test_a_scheduler_that_goes_away_fails_the_running_job_clearly_and_keeps_what_finished(
+    tmp_path: Path, cluster
+) -> None:
+    cluster.add_worker(), cluster.add_worker()  # the quick job ends while the long one runs
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "p.yaml").write_text(
+        LONG + "  sky: {type: image, prompt: a night sky, width: 64, height: 64, seed: 3}\n"
+    )
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
+    log = tmp_path / "render.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(
+            [RENDER, str(project / "p.yaml"), "-v", "-k", "--executor", cluster.address, "--remote", str(shared)],
+            cwd=project,
+            env=environ,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: "made    sky" in log.read_text(), "the quick job", process, seconds=300)
+        wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
+        assert cluster.scheduler is not None
+        cluster.scheduler.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=300) == 1, log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text and "lost the connection to the Dask scheduler at tcp://127.0.0.1" in text, text
+    assert " ERROR " not in text  # Dask's own log lines stay out of render's output
+    assert (project / "out" / "sky.png").stat().st_size > 0  # what finished is kept, and locked
+    assert "sky" in (project / "p.lock").read_text()
