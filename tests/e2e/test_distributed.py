@@ -293,3 +293,26 @@ def test_a_scheduler_that_goes_away_fails_the_running_job_clearly_and_keeps_what
     assert " ERROR " not in text  # Dask's own log lines stay out of render's output
     assert (project / "out" / "sky.png").stat().st_size > 0  # what finished is kept, and locked
     assert "sky" in (project / "p.lock").read_text()
+
+
+def test_ctrl_c_cancels_the_jobs_and_leaves_the_cluster_running(tmp_path: Path, cluster) -> None:
+    cluster.add_worker()
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "p.yaml").write_text(LONG)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
+    log = tmp_path / "render.log"
+    command = [RENDER, str(project / "p.yaml"), "-v", "--executor", cluster.address, "--remote", str(shared)]
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(command, cwd=project, env=environ, stdout=handle, stderr=subprocess.STDOUT)
+        wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 130, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert cluster.scheduler is not None and cluster.scheduler.poll() is None  # the cluster runs on
+    assert all(worker.poll() is None for worker in cluster.workers.values())
+    again = render(*command[1:], cwd=project, cache=tmp_path / "cache", timeout=600)
+    assert again.returncode == 0 and "long: made on" in again.stdout, again.stdout + again.stderr

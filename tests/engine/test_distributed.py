@@ -105,3 +105,20 @@ def test_a_failing_job_comes_back_as_its_message_and_a_shared_folder_keeps_the_o
     kept = Path(good["path"])
     assert kept.parent == tmp_path and sha256_file(kept)[0] == good["sha256"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]  # the job's own folder is gone
+
+
+def test_paid_jobs_never_leave_this_process(tmp_path: Path) -> None:
+    sent: list[str] = []
+
+    class Here(LocalExecutor):
+        async def execute(self, task: GenerateTask):  # type: ignore[no-untyped-def]
+            sent.append(task.provider)
+            return "made here"
+
+    pool = ProviderPool({"varg": ProviderSettings("varg", "varg", {})}, ProviderContext(tmp_path, {}))
+    here = Here(pool, Journal(tmp_path / "journal"), tmp_path)
+    choice = ExecutorChoice.parse("dask://127.0.0.1:9", shared_cache=True)  # nothing listens: never asked
+    dask = DaskExecutor(choice, here, pool.settings_for, None, tmp_path)
+    request = image_request("k" * 64)
+    assert anyio.run(dask.execute, GenerateTask("varg", request)) == "made here"
+    assert sent == ["varg"] and dask.client is None  # a cluster may run a task twice: a paid job, never
