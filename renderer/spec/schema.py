@@ -215,6 +215,14 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
     if validator == "pattern":
         if field.endswith("aspect_ratio"):
             return [at(path, f"{subject}: aspect_ratio must look like '16:9' (got {_describe(error.instance)})")]
+        if field.startswith("executor"):
+            return [
+                at(
+                    path,
+                    f"executor: use local, dask (worker processes on this machine) or dask://HOST:PORT "
+                    f"(got {_describe(error.instance)})",
+                )
+            ]
         return [at(path, f"{subject}: '{field}' does not have the expected form (got {_describe(error.instance)})")]
     if validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)

@@ -82,3 +82,15 @@ def test_bad_asset_names_and_top_level_problems() -> None:
 def test_keys_for_type_come_from_the_schema() -> None:
     assert "clips" in keys_for_type("compose") and "clips" not in keys_for_type("image")
     assert set(keys_for_type("music")) >= {"prompt", "duration", "lyrics", "seed", "model", "provider"}
+
+
+def test_an_executor_is_a_word_an_address_or_a_mapping() -> None:
+    assets = {"x": {"type": "image", "prompt": "p"}}
+    for good in ("local", "dask", "dask://10.0.0.5:8786", {"address": "dask", "workers": 2, "shared_cache": True}):
+        assert messages({"version": 1, "executor": good, "assets": assets}) == []
+    found = messages({"version": 1, "executor": "ssh://x", "assets": assets})
+    assert found == [
+        "executor: use local, dask (worker processes on this machine) or dask://HOST:PORT (got the text 'ssh://x')"
+    ]
+    found = messages({"version": 1, "executor": {"address": "dask", "workers": 0}, "assets": assets})
+    assert found == ["executor: 'executor.workers' must be at least 1 (got 0)"]
