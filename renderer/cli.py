@@ -43,6 +43,8 @@ COMMANDS = (
     "cancel",
     "usage",
     "resolve",
+    "pick",
+    "review",
     "push",
     "pull",
     "merge-lock",
@@ -96,6 +98,28 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("base")
         parser.add_argument("ours")
         parser.add_argument("theirs")
+        return parser
+    if command == "review":
+        parser = argparse.ArgumentParser(
+            prog="render review",
+            description="Write a self-contained gallery of the outputs (takes side by side) into the output "
+            "directory: review/index.html. --serve serves it with a Pick button on every take.",
+        )
+        parser.add_argument("spec")
+        parser.add_argument("--out", metavar="DIR", help="output directory (default: out/ beside the spec)")
+        parser.add_argument("--serve", action="store_true", help="serve the page, with Pick buttons, until Ctrl-C")
+        parser.add_argument("--host", default="127.0.0.1", help="where --serve listens (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8790, help="--serve's port (default 8790; 0: any free one)")
+        return parser
+    if command == "pick":
+        parser = argparse.ArgumentParser(
+            prog="render pick",
+            description="Choose which take of an asset with takes is the asset (written into the lockfile); the "
+            "next render copies it into the asset's output and makes what depends on it.",
+        )
+        parser.add_argument("spec")
+        parser.add_argument("asset")
+        parser.add_argument("take", type=int, metavar="N")
         return parser
     if command == "resolve":
         parser = argparse.ArgumentParser(
@@ -236,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             return _usage(args)
         if command == "resolve":
             return _resolve(args)
+        if command == "pick":
+            return _pick(args)
+        if command == "review":
+            return _review(args)
         if command == "merge-lock":
             return _merge_lock(args)
         if command == "schema":
@@ -568,8 +596,9 @@ def _report_plan(
 ) -> int:
     outcomes = list(result.outcomes.values())
     to_make = [o for o in outcomes if o.status is AssetStatus.GENERATE]
-    failed = [o for o in outcomes if o.status.blocks_dependents]
-    cached = len(outcomes) - len(to_make) - len(failed)
+    held = [o for o in outcomes if o.status is AssetStatus.HELD]
+    failed = [o for o in outcomes if o.status.blocks_dependents and o.status is not AssetStatus.HELD]
+    cached = len(outcomes) - len(to_make) - len(failed) - len(held)
     costs = [o.cost_usd for o in to_make]
     known_cost = sum(c for c in costs if c is not None)
     unknown_cost = sum(1 for c in costs if c is None)
@@ -579,7 +608,11 @@ def _report_plan(
         print(
             json.dumps(
                 {
-                    "status": "failed" if failed else "ok" if not to_make and result.lock_current else "work",
+                    "status": "failed"
+                    if failed
+                    else "ok"
+                    if not to_make and not held and result.lock_current
+                    else "work",
                     "mode": str(mode),
                     "project": project.name,
                     "assets": {
@@ -597,6 +630,7 @@ def _report_plan(
                     "totals": {
                         "generate": len(to_make),
                         "cached": cached,
+                        **({"held": len(held)} if held else {}),
                         **({"failed": len(failed)} if failed else {}),
                     },
                     "estimated_cost_usd": round(known_cost, 6),
@@ -617,16 +651,19 @@ def _report_plan(
             for o in outcomes:
                 if o.status is AssetStatus.CACHED:
                     print(f"  cached    {o.name}", file=stream)
+        for o in held:
+            print(f"  held      {o.name}: {o.error}", file=stream)
         for problem in result.lock_problems:
             print(f"  lockfile  {problem}", file=stream)
         cost_text = f"estimated cost ${known_cost:.4f}" + (f" + {unknown_cost} unknown" if unknown_cost else "")
-        print(f"{len(to_make)} to generate, {cached} cached; {cost_text}.", file=stream)
+        held_text = f", {len(held)} held for a pick" if held else ""
+        print(f"{len(to_make)} to generate, {cached} cached{held_text}; {cost_text}.", file=stream)
     for o in failed:
         print(f"render: cannot plan asset '{o.name}': {o.error}", file=sys.stderr)
     if failed:
         return 1
     if mode is RunMode.CHECK:
-        if to_make or not result.lock_current:
+        if to_make or held or not result.lock_current:
             if not args.json:
                 print(f"{args.spec}: not up to date.", file=sys.stderr)
             return 1
@@ -642,6 +679,9 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
     waiting = [o for o in outcomes if o.status is AssetStatus.WAITING]
     if waiting:
         totals["waiting"] = len(waiting)
+    held = [o for o in outcomes if o.status is AssetStatus.HELD]
+    if held:
+        totals["held"] = len(held)
     costs = run_costs(outcomes)
     interrupted = result.count(AssetStatus.INTERRUPTED)
     if args.json:
@@ -664,6 +704,7 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
                                 "sha256": o.sha256,
                                 "error": o.error,
                                 "cost_usd": o.cost_usd,
+                                **_takes_of(project, result, o.name),
                             }.items()
                             if v is not None
                         }
@@ -684,6 +725,8 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             parts.append(f"{totals['skipped']} skipped")
         if waiting:
             parts.append(f"{len(waiting)} waiting")
+        if held:
+            parts.append(f"{len(held)} held for a pick")
         print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
         print(f"  {cost_line(costs)}", file=stream)
         finals = _final_outputs(project, result)
@@ -710,7 +753,40 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             f"  render resolve {args.spec} ASSET --resubmit    no job was made: the next render sends it again",
             file=sys.stderr,
         )
+    pickers = [o for o in held if project.assets[o.name].takes > 1]
+    if pickers:
+        print(
+            f"render: {len(held)} asset{'s' if len(held) != 1 else ''} held until you pick a take of "
+            + ", ".join(o.name for o in pickers)
+            + f"; look at them (render review {args.spec}), then: render pick {args.spec} ASSET N",
+            file=sys.stderr,
+        )
     return 1 if failed or skipped or waiting else 0
+
+
+def _takes_of(project: Project, result: RunResult, name: str) -> dict[str, Any]:
+    """For --json: an asset's takes (path, sha256, cost) and which one it is."""
+    asset = project.assets[name]
+    if asset.takes <= 1:
+        return {}
+    takes = {}
+    for take in asset.take_names:
+        o = result.outcomes.get(take)
+        if o is not None:
+            takes[take] = {
+                "path": str(project.output_dir / o.output) if o.output else None,
+                "sha256": o.sha256,
+                "cost_usd": o.record.cost_usd if o.record is not None else None,
+            }
+    picked = next(
+        (
+            k
+            for k, t in enumerate(asset.take_names, 1)
+            if result.outcomes[name].sha256 and takes.get(t, {}).get("sha256") == result.outcomes[name].sha256
+        ),
+        None,
+    )
+    return {"takes": takes, "pick": picked}
 
 
 def run_costs(outcomes: list[Any]) -> dict[str, Any]:
@@ -924,6 +1000,47 @@ def _resolve(args: argparse.Namespace) -> int:
         else:
             journal.remove(entry.key)
             print(f"  {name}: forgotten; the next render submits it anew if it is not in the cache")
+    return 0
+
+
+def _pick(args: argparse.Namespace) -> int:
+    from renderer.engine.takes import record_pick
+    from renderer.spec.resolve import load_project
+    from renderer.store.projectlock import ProjectLock, prepare_state_dir, state_dir_for
+
+    project = load_project(Path(args.spec), args.spec)
+    state = state_dir_for(project.path)
+    prepare_state_dir(state)
+    with ProjectLock(state / "lock", args.spec):  # not while a render writes the lockfile
+        entry = record_pick(project, args.asset, args.take)
+    print(
+        f"{args.asset}: take {args.take} ({entry.output}, sha256 {str(entry.sha256)[:12]}...); "
+        f"render {args.spec} to make what needs it"
+    )
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    from renderer import review
+    from renderer.spec.resolve import load_project
+
+    project = load_project(Path(args.spec), args.spec, out_dir=Path(args.out) if args.out else None)
+    if not project.output_dir.is_dir():
+        from renderer.errors import UsageError
+
+        raise UsageError(f"{_rel(project.output_dir)} does not exist yet; render {args.spec} first")
+    index = review.write_gallery(project, serving=False)
+    print(f"{_rel(index)}: {len(project.assets)} assets; open it in a browser")
+    if not args.serve:
+        return 0
+    try:
+        review.serve(project, args.host, args.port, lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
+    except OSError as exc:
+        from renderer.errors import UsageError
+
+        raise UsageError(f"cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); try --port 0") from None
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

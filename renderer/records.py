@@ -60,6 +60,7 @@ class AssetStatus(StrEnum):
     SKIPPED = "skipped"  # needs a failed asset, or not started after a failure
     INTERRUPTED = "interrupted"
     WAITING = "waiting"  # a paid submit may have made a job: nothing is sent until the user says (resolve)
+    HELD = "held"  # an asset with takes and no pick yet, and what needs it: made once one is picked
     GENERATE = "generate"  # plan and check: would be made
 
     @property
@@ -68,7 +69,18 @@ class AssetStatus(StrEnum):
 
     @property
     def blocks_dependents(self) -> bool:
-        return self in (AssetStatus.FAILED, AssetStatus.SKIPPED, AssetStatus.INTERRUPTED, AssetStatus.WAITING)
+        return self in (
+            AssetStatus.FAILED,
+            AssetStatus.SKIPPED,
+            AssetStatus.INTERRUPTED,
+            AssetStatus.WAITING,
+            AssetStatus.HELD,
+        )
+
+    @property
+    def stops_others(self) -> bool:
+        """Without --keep-going, nothing new starts after this (a pick to make is no failure)."""
+        return self.blocks_dependents and self is not AssetStatus.HELD
 
 
 class MediaInfo(NamedTuple):
@@ -137,6 +149,7 @@ class LockEntry(NamedTuple):
     height: int | None = None
     cost_usd: float | None = None
     created: str | None = None
+    pick: int | None = None  # of an asset with takes: the take it is ('render pick')
     inputs: dict[str, str] = {}  # shared by default, so never mutated: entries are made whole
 
     def written(self) -> dict[str, Any]:
@@ -185,6 +198,7 @@ class ManifestEntry(NamedTuple):
     channels: int | None = None
     cost_usd: float | None = None
     key: str = ""
+    pick: int | None = None  # of an asset with takes: the take it is
 
     def written(self) -> dict[str, Any]:
         data: dict[str, Any] = {}

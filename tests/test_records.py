@@ -138,5 +138,13 @@ def test_what_each_mode_may_do(mode: RunMode, plans: bool, writes_lock: bool, wr
 def test_which_statuses_stop_what_depends_on_them() -> None:
     assert {s for s in AssetStatus if s.ok} == {AssetStatus.GENERATED, AssetStatus.CACHED}
     blocking = {s for s in AssetStatus if s.blocks_dependents}
-    assert blocking == {AssetStatus.FAILED, AssetStatus.SKIPPED, AssetStatus.INTERRUPTED, AssetStatus.WAITING}
+    assert blocking == {
+        AssetStatus.FAILED,
+        AssetStatus.SKIPPED,
+        AssetStatus.INTERRUPTED,
+        AssetStatus.WAITING,
+        AssetStatus.HELD,
+    }
     assert not AssetStatus.GENERATE.blocks_dependents  # a plan goes on past what would be made
+    stopping = {s for s in AssetStatus if s.stops_others}
+    assert stopping == blocking - {AssetStatus.HELD}  # a pick to make is no failure: the rest goes on

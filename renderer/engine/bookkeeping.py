@@ -95,6 +95,11 @@ class Books:
         self._urgent = self._urgent or (urgent and self._dirty)
         self._wake.set()
 
+    def pending_pick(self, name: str) -> int | None:
+        """The take the lockfile will say ``name`` is (of an asset with takes)."""
+        entry = self.entries.get(name)
+        return entry.pick if entry is not None else None
+
     def stale_names(self) -> list[str]:
         """Assets in the lockfile that are no longer in the spec."""
         return sorted(set(self.entries) - set(self.project.assets))

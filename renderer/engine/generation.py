@@ -39,6 +39,7 @@ def request_of(asset: Asset, key: str, files: list[InputFile]) -> JobRequest:
         inputs=files,
         key=key,
         output_format=asset.output_format,
+        take=asset.take,
     )
 
 

@@ -88,6 +88,10 @@ class Outcome:
     def blocks_dependents(self) -> bool:
         return self.status.blocks_dependents
 
+    @property
+    def stops_others(self) -> bool:
+        return self.status.stops_others
+
 
 @dataclass
 class RunResult:

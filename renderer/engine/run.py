@@ -55,11 +55,12 @@ from renderer.engine.results import (
     secret_scrubber,
 )
 from renderer.engine.scheduler import run_graph
+from renderer.engine.takes import chosen_take, held_message
 from renderer.engine.why import why_made
 from renderer.errors import CacheError, JobWaiting, SetupError, UsageError
 from renderer.providers.base import HttpSession, ProviderContext
 from renderer.records import AssetStatus, OutputRecord, RunMode
-from renderer.spec.model import Asset, Project
+from renderer.spec.model import Asset, Project, take_name
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.projectlock import state_dir_for
@@ -153,6 +154,7 @@ class Run:
         self.recipes: dict[str, dict[str, object]] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
+        self.held_by: dict[str, str] = {}  # held asset -> the asset with takes whose pick it waits for
 
     def open_remote(self, options: RenderOptions) -> Remote | None:
         """The shared cache, if one is named. One that cannot be reached fails --locked (which must not fall
@@ -192,7 +194,12 @@ class Run:
 
         def skip(name: str, reason: str) -> Outcome:
             asset = self.project.assets[name]
-            outcome = Outcome(name, AssetStatus.SKIPPED, provider=asset.provider, output=asset.output, error=reason)
+            status = AssetStatus.SKIPPED
+            picker = next((self.held_by[d] for d in self.deps.get(name, ()) if d in self.held_by), None)
+            if picker is not None:  # waiting for a pick is no failure: made once it is picked
+                status, reason = AssetStatus.HELD, f"needs a pick of '{picker}'"
+                self.held_by[name] = picker
+            outcome = Outcome(name, status, provider=asset.provider, output=asset.output, error=reason)
             self.outcomes[name] = outcome
             if not self.mode.plans:
                 self.reporter.finished(outcome)
@@ -225,11 +232,35 @@ class Run:
 
     # ---- plan and check
 
+    def plan_visit(self, plain: Visit) -> Visit:
+        """The planner's visit, and the picked take for an asset with takes."""
+
+        async def visit(asset: Asset, outcome: Outcome) -> None:
+            if asset.takes <= 1:
+                return await plain(asset, outcome)
+            take = self.picked(asset, outcome)
+            if take is None:
+                return
+            if take.record is None or take.key is None:
+                outcome.status, outcome.error, outcome.cost_usd = AssetStatus.GENERATE, "after its takes are made", 0.0
+                return
+            outcome.status, outcome.record, outcome.sha256, outcome.key = (
+                AssetStatus.CACHED,
+                take.record,
+                take.record.sha256,
+                take.key,
+            )
+            locked = self.books.locked.get(asset.name)
+            if locked is None or locked.sha256 != take.record.sha256 or locked.key != take.key:
+                self.planner.lock_problems.append(f"asset '{asset.name}': its lockfile entry is missing or out of date")
+
+        return visit
+
     async def plan(self) -> RunResult:
         """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
         try:
             # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
-            outcomes = await self.walk(self.planner.visit(estimate=self.mode is RunMode.PLAN))
+            outcomes = await self.walk(self.plan_visit(self.planner.visit(estimate=self.mode is RunMode.PLAN)))
         finally:
             await self.pool.aclose()
             self.cache.close()
@@ -252,7 +283,34 @@ class Run:
 
     # ---- render
 
+    def picked(self, asset: Asset, outcome: Outcome) -> Outcome | None:
+        """The outcome of the take ``asset`` is, or None (and ``outcome`` held) with no pick yet."""
+        take = chosen_take(asset, self.books.locked.get(asset.name))
+        if take is None:
+            outcome.status, outcome.error = AssetStatus.HELD, held_message(asset, self.project.display)
+            self.held_by[asset.name] = asset.name
+            return None
+        return self.outcomes[take_name(asset.name, take)]
+
+    async def pick_visit(self, asset: Asset, outcome: Outcome) -> None:
+        """An asset with takes: the picked take's output under the asset's own name (takes.py)."""
+        take = self.picked(asset, outcome)
+        if take is None or take.record is None or take.key is None:
+            return
+        await self.outputs.copy_out(asset, take.key, take.record)
+        outcome.status, outcome.record, outcome.sha256, outcome.key = (
+            AssetStatus.CACHED,
+            take.record,
+            take.record.sha256,
+            take.key,
+        )
+        pick = int(take.name.rsplit(".take", 1)[1])
+        entry = lock_entry(asset, take.key, {f"take{pick}": take.record.sha256}, take.record)._replace(pick=pick)
+        self.books.record(asset.name, entry, urgent=False)
+
     async def render_visit(self, asset: Asset, outcome: Outcome) -> None:
+        if asset.takes > 1:
+            return await self.pick_visit(asset, outcome)
         located = await self.locate(asset, outcome)
         assert located is not None  # upstream outcomes are done before this runs
         inputs, key = located
@@ -336,7 +394,7 @@ class Run:
         if not any(self.pool.get(name).preflight() for name in used):
             return
         # Some provider is not usable (a missing key, say): that matters only if it has something to make.
-        planned = await self.walk(self.planner.visit(estimate=False))
+        planned = await self.walk(self.plan_visit(self.planner.visit(estimate=False)))
         self.outcomes.clear()
         self.planner.lock_problems.clear()
         needed = sorted({o.provider for o in planned.values() if o.status is AssetStatus.GENERATE})
@@ -385,6 +443,10 @@ class Run:
             for name, o in outcomes.items()
             if o.ok and o.record is not None
         }
+        for name, entry in entries.items():
+            pick = self.books.pending_pick(name)
+            if pick is not None:
+                entries[name] = entry._replace(pick=pick)
         manifest, lines = self.books.write_manifest(entries)
         if self.whole_project and complete and len(outcomes) == len(self.project.assets):
             self.books.save_snapshot(

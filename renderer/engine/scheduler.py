@@ -59,6 +59,9 @@ class NodeResult(Protocol):
     @property
     def blocks_dependents(self) -> bool: ...
 
+    @property
+    def stops_others(self) -> bool: ...
+
 
 async def run_graph(
     order: Sequence[str],
@@ -98,7 +101,7 @@ async def run_graph(
             else:
                 result = await work(name)
             results[name] = result
-            if result.blocks_dependents and not stopping and not keep_going and failed is None:
+            if result.stops_others and not stopping and not keep_going and failed is None:
                 stopping.append(name)
             ready = []
             for user in users[name]:

@@ -80,6 +80,7 @@ class JobRequest:
     key: str  # the cache key (bare hex)
     output_format: str  # ".png", ".mp4", ".wav", ...
     idempotency_key: str = ""  # one per journaled attempt: the same on a re-send, new after a failed job
+    take: int = 0  # of an asset with takes: which candidate (2 and up must be new generations, not cache hits)
 
 
 @dataclass

@@ -166,6 +166,8 @@ class VargProvider(RemoteProvider):
         headers = {}
         if self.version == "v2":
             headers["Idempotency-Key"] = "render-" + (request.idempotency_key or request.key)
+        if request.take > 1:  # another candidate of the same request: a new generation, not the server's cached one
+            headers["Cache-Control"] = "no-cache"
         response = await self.api.request(
             "POST",
             endpoint,

@@ -123,8 +123,18 @@ class Sandbox:
     # ---- jobs
 
     def new_job(
-        self, api: str, endpoint: str, body: dict[str, Any], key: str, prompt: str, inputs: list[Path]
+        self,
+        api: str,
+        endpoint: str,
+        body: dict[str, Any],
+        key: str,
+        prompt: str,
+        inputs: list[Path],
+        *,
+        fresh: bool = False,
     ) -> dict[str, Any]:
+        """``fresh``: a new generation was asked for (Cache-Control: no-cache), so a different output, as a
+        real model's would be."""
         job_id = f"job_{next(self.ids):06d}" if api != "vrex" else f"{next(self.ids):08d}-0000-4000-8000-000000000000"
         latency = next((s for word, s in self.config.slow_prompts.items() if word in prompt), self.config.latency)
         failed = any(word in prompt for word in self.config.fail_prompts)
@@ -150,6 +160,7 @@ class Sandbox:
             "output": None,
             "error": None,
             "cancelled": False,
+            "fresh": fresh,
         }
         with self.lock:
             self.jobs[job_id] = job
@@ -213,7 +224,7 @@ def make_output(job: dict[str, Any], inputs: list[Path], root: Path) -> Path:
         asset=job["id"],
         type=kind,
         model=None,
-        seed=_seed(body),
+        seed=_seed({**body, "job": job["id"]} if job.get("fresh") else body),
         params=params,
         inputs=files,
         key="sha256:" + "0" * 64,
@@ -506,7 +517,8 @@ class VargApi(_Api):
         cached_id = self.sandbox.server_cache.get(fingerprint) if self.sandbox.config.varg_server_cache else None
         cached = self.sandbox.jobs.get(cached_id) if cached_id else None
         prompt = str(body.get("prompt") or body.get("text") or "")
-        job = self.sandbox.new_job(self.api, endpoint, body, key, prompt, inputs)
+        fresh = self.h.headers.get("Cache-Control") in ("no-cache", "no-store")
+        job = self.sandbox.new_job(self.api, endpoint, body, key, prompt, inputs, fresh=fresh)
         if (
             cached is not None
             and self.sandbox.status_of(cached) == "completed"

@@ -20,7 +20,7 @@ DEFAULT_EXTENSION = {
 }
 
 # Fields that never change what a provider makes, so they stay out of the cache key.
-NOT_IN_RECIPE = frozenset({"type", "provider", "model", "seed", "output", "matrix", "inputs"})
+NOT_IN_RECIPE = frozenset({"type", "provider", "model", "seed", "output", "matrix", "inputs", "takes", "pick"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,13 @@ class Asset:
     output: str  # relative posix path inside the output directory
     line: int = 0
     entry: str = ""  # the spec entry this came from (differs from name for matrix variants)
+    takes: int = 1  # more than 1: this asset is the picked one of its takes ("NAME.takeK" assets)
+    pick: int | None = None  # the take the spec pins ('pick:'); else the lockfile's, else none yet
+    take: int = 0  # of a take asset: which take it is
+
+    @property
+    def take_names(self) -> list[str]:
+        return [take_name(self.name, k) for k in range(1, self.takes + 1)] if self.takes > 1 else []
 
     @property
     def output_format(self) -> str:
@@ -55,6 +62,10 @@ class Asset:
             if ref.kind == "asset":
                 seen.setdefault(ref.target, None)
         return list(seen)
+
+
+def take_name(name: str, take: int) -> str:
+    return f"{name}.take{take}"
 
 
 def input_path(ref: InputRef, assets: dict[str, Asset]) -> str:

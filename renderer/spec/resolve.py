@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
+import json
 import os
 import re
 import stat
@@ -21,12 +24,13 @@ from renderer.spec.model import (
     InputRef,
     Project,
     ProviderSettings,
+    take_name,
 )
 from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data, validate_options
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
-_COMMON_DEFAULTS = ("provider", "model", "seed", "provider_options")
+_COMMON_DEFAULTS = ("provider", "model", "seed", "provider_options", "takes")
 
 
 class _Problems:
@@ -126,6 +130,7 @@ def _resolve(
                 continue
             known_names.add(name)
             expanded.append((entry, name, body, matrix_values))
+    user_names = set(known_names)
 
     outputs: dict[str, str] = {}
     expanded_outputs = {name: _planned_output(name, body) for _, name, body, _ in expanded}
@@ -141,6 +146,10 @@ def _resolve(
         if asset.type == "upscale" and "output" not in body and asset.inputs:
             asset.output = f"{name}{_source_extension(asset.inputs[0], expanded_outputs)}"
         _check_output(asset, entry, outputs, problems)
+        for take in _takes_of(asset, user_names, problems):
+            _check_output(take, entry, outputs, problems)
+            assets[take.name] = take
+            line_of[take.name] = asset.line
         if asset.provider not in settings and not _is_known_provider(asset.provider):
             known = sorted(set(settings) | set(provider_names()))
             problems.add(
@@ -324,7 +333,58 @@ def _build_asset(
         entry=entry,
     )
     asset.params["_raw_inputs"] = _raw_inputs(merged)
+    asset.takes = int(merged.get("takes") or 1)
+    asset.pick = merged.get("pick")
+    if asset.pick is not None and asset.pick > asset.takes:
+        problems.add(
+            ("assets", entry, "pick"),
+            f"asset '{name}': 'pick: {asset.pick}' but it has {asset.takes} take{'s' if asset.takes != 1 else ''}; "
+            f"pick 1 to {asset.takes}, or raise 'takes'",
+        )
     return asset
+
+
+def _takes_of(asset: Asset, known: set[str], problems: _Problems) -> list[Asset]:
+    """The take assets of an asset with ``takes`` > 1, which itself becomes the picked one of them.
+
+    Take K is the asset with the seed plus K-1 (take 1 is the asset as it would be with no takes, so
+    going from 1 take to 4 keeps the output there is); with no seed, take 1 has none and the others one
+    derived from the recipe fields, never from names (renaming costs nothing)."""
+    if asset.takes <= 1:
+        return []
+    path = PurePosixPath(asset.output)
+    derived = hashlib.sha256(
+        json.dumps([asset.type, asset.model, asset.params], sort_keys=True, default=str).encode()
+    ).digest()
+    takes = []
+    for k in range(1, asset.takes + 1):
+        name = take_name(asset.name, k)
+        if name in known:
+            problems.add(
+                ("assets", asset.entry),
+                f"asset '{asset.name}': its take {k} would be named '{name}', which another asset is called; "
+                "rename one of them",
+            )
+            continue
+        if asset.seed is not None:
+            seed: int | None = asset.seed + k - 1
+        else:
+            seed = None if k == 1 else int.from_bytes(derived[:4], "big") % 2_000_000_000 + k
+        takes.append(
+            dataclasses.replace(
+                asset,
+                name=name,
+                seed=seed,
+                params=dict(asset.params),
+                inputs=list(asset.inputs),
+                output=str(path.with_name(f"{path.stem}.take{k}{path.suffix}")),
+                takes=1,
+                pick=None,
+                take=k,
+            )
+        )
+    asset.inputs = [InputRef(f"take{take.take}", "asset", take.name) for take in takes]
+    return takes
 
 
 def _provider_format(asset: Asset, settings: dict[str, ProviderSettings]) -> str:

@@ -26,7 +26,7 @@ _TYPE_NAMES = {
 }
 
 
-_COMMON_KEYS = ("type", "provider", "model", "seed", "provider_options", "output", "matrix")
+_COMMON_KEYS = ("type", "provider", "model", "seed", "provider_options", "takes", "pick", "output", "matrix")
 
 
 @cache

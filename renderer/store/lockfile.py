@@ -160,7 +160,7 @@ def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], str 
 HEX64 = re.compile(r"(sha256:)?[0-9a-f]{64}")
 _TEXT_FIELDS = ("provider", "model", "resolved_model", "job_id", "output", "media_type", "created")
 _NUMBER_FIELDS = ("duration", "cost_usd")
-_COUNT_FIELDS = ("bytes", "width", "height")
+_COUNT_FIELDS = ("bytes", "width", "height", "pick")
 
 
 def entry_problem(fields: Any) -> str | None:

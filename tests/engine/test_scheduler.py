@@ -20,6 +20,10 @@ class Result:
     def blocks_dependents(self) -> bool:
         return not self.ok
 
+    @property
+    def stops_others(self) -> bool:
+        return not self.ok
+
 
 def run(
     deps: dict[str, list[str]],
