@@ -45,6 +45,7 @@ COMMANDS = (
     "resolve",
     "pick",
     "review",
+    "cost",
     "push",
     "pull",
     "merge-lock",
@@ -98,6 +99,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("base")
         parser.add_argument("ours")
         parser.add_argument("theirs")
+        return parser
+    if command == "cost":
+        parser = argparse.ArgumentParser(
+            prog="render cost",
+            description="What the project's outputs cost, per provider and per asset, from the lockfile.",
+        )
+        parser.add_argument("spec")
+        parser.add_argument("--json", action="store_true", help="print it as JSON")
         return parser
     if command == "review":
         parser = argparse.ArgumentParser(
@@ -205,6 +214,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
         "dask://HOST:PORT (a Dask scheduler); beats RENDER_EXECUTOR and the spec",
     )
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes of --executor dask (default: cores)")
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="the most this run may spend on paid jobs; beats the spec's 'budget:'",
+    )
+    parser.add_argument(
+        "--allow-unknown-cost", action="store_true", help="under a budget, submit jobs whose cost cannot be estimated"
+    )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line for every asset, cached ones too")
@@ -264,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return _pick(args)
         if command == "review":
             return _review(args)
+        if command == "cost":
+            return _cost(args)
         if command == "merge-lock":
             return _merge_lock(args)
         if command == "schema":
@@ -541,6 +561,10 @@ def _render_slow(
         remote, push = args.remote, True
     if args.no_remote:
         remote = None
+    if args.max_cost is not None and args.max_cost < 0:
+        from renderer.errors import UsageError
+
+        raise UsageError("--max-cost must be 0 or more (US dollars)")
     claim_timeout = project.claim_timeout
     if os.environ.get("RENDER_CLAIM_TIMEOUT"):
         try:
@@ -558,6 +582,8 @@ def _render_slow(
         remote_push=push,
         claim_timeout=claim_timeout,
         executor=_executor_choice(args, project),
+        max_cost=args.max_cost if args.max_cost is not None else project.budget,
+        allow_unknown_cost=args.allow_unknown_cost,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,
@@ -656,6 +682,13 @@ def _report_plan(
         for problem in result.lock_problems:
             print(f"  lockfile  {problem}", file=stream)
         cost_text = f"estimated cost ${known_cost:.4f}" + (f" + {unknown_cost} unknown" if unknown_cost else "")
+        cap = args.max_cost if args.max_cost is not None else project.budget
+        if cap is not None:
+            cost_text += (
+                f", over the budget of ${cap:.2f} by ${known_cost - cap:.4f}"
+                if known_cost > cap
+                else f", within the budget of ${cap:.2f}"
+            )
         held_text = f", {len(held)} held for a pick" if held else ""
         print(f"{len(to_make)} to generate, {cached} cached{held_text}; {cost_text}.", file=stream)
     for o in failed:
@@ -1017,6 +1050,37 @@ def _pick(args: argparse.Namespace) -> int:
         f"{args.asset}: take {args.take} ({entry.output}, sha256 {str(entry.sha256)[:12]}...); "
         f"render {args.spec} to make what needs it"
     )
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from renderer.spec.resolve import load_project
+    from renderer.store.lockfile import lock_path, read_lock
+
+    project = load_project(Path(args.spec), args.spec)
+    entries, _ = read_lock(lock_path(project.path))
+    # an asset with takes is one of its takes: its cost is counted once, as the take's
+    counted = {n: e for n, e in entries.items() if n in project.assets and project.assets[n].takes <= 1}
+    assets = {n: e.cost_usd for n, e in sorted(counted.items())}
+    providers: dict[str, float] = {}
+    for entry in counted.values():
+        providers[entry.provider] = round(providers.get(entry.provider, 0.0) + (entry.cost_usd or 0.0), 6)
+    unknown = sorted(n for n, c in assets.items() if c is None)
+    total = round(sum(c for c in assets.values() if c is not None), 6)
+    missing = sorted(n for n, a in project.assets.items() if a.takes <= 1 and n not in entries)
+    if args.json:
+        import json
+
+        report = {"total_usd": total, "unknown": unknown, "providers": providers, "assets": assets, "not_made": missing}
+        print(json.dumps(report))
+        return 0
+    for name, cost in assets.items():
+        print(f"  {name:<30} {'unknown' if cost is None else f'${cost:.4f}'}")
+    for provider, cost in sorted(providers.items()):
+        print(f"  {'[' + provider + ']':<30} ${cost:.4f}")
+    extra = f" + {len(unknown)} unknown ({', '.join(unknown[:5])})" if unknown else ""
+    not_made = f"; {len(missing)} not made yet" if missing else ""
+    print(f"{args.spec}: the outputs cost ${total:.4f}{extra} in all{not_made}")
     return 0
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import anyio
 
+from renderer.engine.budget import Budget, estimate_cost
 from renderer.engine.claims import Held
 from renderer.engine.executor import Executor, GenerateTask
 from renderer.engine.inputs import InputCopies
 from renderer.engine.journal import Journal
 from renderer.engine.pool import ProviderPool
 from renderer.engine.scheduler import PrioritySlots
+from renderer.errors import JobWaiting
 from renderer.media.probe import probe
 from renderer.media.types import media_type_of
 from renderer.providers.base import InputFile, JobRequest
@@ -61,8 +63,10 @@ class Generation:
         on_start: Callable[[str, str], None],
         project_root: Path,
         remote: Remote | None = None,
+        budget: Budget | None = None,
         clock: Callable[[], str] = utc_now,
     ) -> None:
+        self.budget = budget or Budget(None)
         self.project_root = project_root
         self.remote = remote
         self.pool = pool
@@ -87,7 +91,19 @@ class Generation:
                 task = GenerateTask(asset.provider, request_of(asset, key, taken))
                 if held is not None:
                     task.attempt, task.on_sending, task.on_submitted = held.attempt, held.sending, held.submitted
-                generated = await self.executor.execute(task)
+                reserved = await self.reserve(asset, key, task)
+                try:
+                    generated = await self.executor.execute(task)
+                except JobWaiting:
+                    if reserved:  # the job may exist, and cost: counted as its estimate
+                        self.budget.settle(key, None)
+                    raise
+                except BaseException:
+                    if reserved:
+                        self.budget.release(key)
+                    raise
+                if reserved:
+                    self.budget.settle(key, generated.job.cost_usd)
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(copies.remove)
@@ -121,6 +137,14 @@ class Generation:
         with anyio.CancelScope(shield=True):  # a Ctrl-C here must not leave an entry for a finished job
             await anyio.to_thread.run_sync(self.journal.remove, key)
         return record
+
+    async def reserve(self, asset: Asset, key: str, task: GenerateTask) -> bool:
+        """Reserve a paid job's estimated cost under the run's budget (budget.py); False: nothing to hold
+        (no budget, a free provider, or a job the journal has, which is paid for already)."""
+        if self.budget.cap is None or self.pool.class_of(asset.provider).free or self.journal.get(key) is not None:
+            return False
+        self.budget.reserve(asset.name, key, await estimate_cost(self.pool, asset, task.request))
+        return True
 
     def push(self, key: str, source: Path, record: OutputRecord) -> OutputRecord:
         """Blob first, then its record: a record in the remote always has its bytes. The first record of a

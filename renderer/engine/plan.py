@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from renderer.engine.bookkeeping import lock_entry
+from renderer.engine.budget import estimate_cost, priced
 from renderer.engine.generation import request_of
 from renderer.engine.inputs import Inputs
 from renderer.engine.outputs import Outputs
@@ -60,12 +61,12 @@ class Planner:
         return visit
 
     async def estimate(self, asset: Asset, key: str, inputs: Inputs) -> float | None:
-        provider = self.pool.estimator(asset.provider)
-        if provider is None:
-            return None
+        """The provider's estimate, else the block's prices (budget.estimate_cost); None if unknown."""
+        if self.pool.estimator(asset.provider) is None:
+            return priced(self.pool.settings_for(asset.provider).options.get("prices"), asset)
         try:
             async with self.slots.hold():
-                return await provider.estimate(request_of(asset, key, inputs.files))
+                return await estimate_cost(self.pool, asset, request_of(asset, key, inputs.files))
         except ProviderError as exc:
             self.reporter.note(f"  note: no estimate for '{asset.name}': {exc.message}")
             return None

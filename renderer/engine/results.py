@@ -59,6 +59,8 @@ class RenderOptions:
     remote_push: bool = True
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat (claims.py)
     executor: ExecutorChoice = field(default_factory=lambda: ExecutorChoice("local"))
+    max_cost: float | None = None  # USD one run may spend on paid jobs (budget.py); None: no cap
+    allow_unknown_cost: bool = False  # under a cap, submit jobs whose cost nobody can estimate
     mode: RunMode = RunMode.RENDER
     jobs: int = 8
     keep_going: bool = False

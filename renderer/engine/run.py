@@ -36,6 +36,7 @@ import anyio
 
 from renderer.dag import closure, critical_path_lengths, topological_order
 from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
+from renderer.engine.budget import Budget
 from renderer.engine.claims import Claims
 from renderer.engine.executor import Executor, LocalExecutor
 from renderer.engine.generation import Generation, utc_now
@@ -117,6 +118,7 @@ class Run:
         journal = Journal(state_dir / "journal")
         journal.adopt_legacy(options.cache_dir / "journal", set(project.assets))  # where render <= 0.8 kept it
         self.journal = journal
+        self.budget = Budget(options.max_cost, options.allow_unknown_cost)
         local = LocalExecutor(self.pool, journal, self.cache.scratch, reporter.progress)
         if executor is None and options.executor.kind != "local" and not self.mode.plans:
             from renderer.engine.distributed import DaskExecutor  # only a cluster needs it
@@ -136,6 +138,7 @@ class Run:
             on_start=reporter.started,
             project_root=project.root,
             remote=self.remote,
+            budget=self.budget,
             clock=clock,
         )
         self.claims = (
@@ -456,7 +459,9 @@ class Run:
                 self.hasher.stamps,
                 {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
             )
-        return RunResult(outcomes, manifest=manifest, notes=[self.scrub(note) for note in self.cache.notes])
+        notes = [self.scrub(note) for note in self.cache.notes]
+        over = self.budget.summary()
+        return RunResult(outcomes, manifest=manifest, notes=[*notes, over] if over else notes)
 
 
 def run_project(

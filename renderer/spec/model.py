@@ -143,6 +143,7 @@ class Project:
     remote_push: bool = True  # False: read-only (only CI writes, say)
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat
     executor: dict[str, Any] | None = None  # where jobs run: {address, workers, shared_cache} (issue 12)
+    budget: float | None = None  # USD one render may spend on paid jobs
 
     def deps(self) -> dict[str, list[str]]:
         return {name: asset.depends_on() for name, asset in self.assets.items()}

@@ -188,6 +188,7 @@ def _resolve(
         remote_push=not (isinstance(raw.get("remote"), dict) and raw["remote"].get("push") is False),
         claim_timeout=float(raw["remote"].get("claim_timeout", 120)) if isinstance(raw.get("remote"), dict) else 120.0,
         executor=_executor(raw.get("executor")),
+        budget=float(raw["budget"]) if isinstance(raw.get("budget"), (int, float)) else None,
         providers=settings,
         assets=assets,
         line_of=line_of,
