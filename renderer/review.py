@@ -267,6 +267,13 @@ def serve(project: Project, host: str, port: int, ready: Callable[[str], None]) 
         def do_POST(self) -> None:
             if urlsplit(self.path).path != "/pick":
                 return self._send(404, b"not found", "text/plain")
+            # Only this page may pick: JSON (which another site's form cannot send without asking first)
+            # from this origin, so a page elsewhere in the same browser cannot change the lockfile.
+            origin = self.headers.get("Origin")
+            if not (self.headers.get("Content-Type") or "").startswith("application/json") or (
+                origin is not None and origin != f"http://{self.headers.get('Host')}"
+            ):
+                return self._json(403, {"error": "picks come from the review page itself"})
             try:
                 asked = json.loads(self.rfile.read(min(int(self.headers.get("Content-Length") or 0), 4096)))
                 name, take = str(asked["asset"]), int(asked["take"])

@@ -49,3 +49,34 @@ def test_takes_side_by_side_with_the_pick_marked_and_nothing_from_elsewhere(tmp_
     assert "http" not in page and "<button" not in page  # no network; Pick buttons only when served
     served = write_gallery(project, serving=True).read_text()
     assert served.count('<button class="pick"') == 2 and 'fetch("/pick"' in served
+
+
+def test_the_served_pick_refuses_other_origins_and_forms(tmp_path: Path) -> None:
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from renderer.review import serve
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text(SPEC)
+    project = load_project(spec, "p.yaml")
+    project.output_dir.mkdir()
+    found: list[str] = []
+    threading.Thread(target=serve, args=(project, "127.0.0.1", 0, found.append), daemon=True).start()
+    for _ in range(200):
+        if found:
+            break
+        threading.Event().wait(0.05)
+    base = found[0].rsplit("/review/", 1)[0]
+
+    def post(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(base + "/pick", data=b'{"asset": "still", "take": 1}', headers=headers)
+        try:
+            return urllib.request.urlopen(request, timeout=30).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert post({"Content-Type": "text/plain"}) == 403  # a plain form from anywhere
+    assert post({"Content-Type": "application/json", "Origin": "http://evil.example"}) == 403
+    assert post({"Content-Type": "application/json"}) == 400  # allowed through: take 1 is not made yet
