@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from renderer.engine.results import ExecutorChoice
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
+    from renderer.incremental import Decided
     from renderer.spec.model import Project
     from renderer.store.remote import Remote
 
@@ -553,7 +554,12 @@ def _render_slow(
     from renderer.report import make_reporter
     from renderer.spec.resolve import load_project
 
-    project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+    incremental = mode.plans and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
+    short = _short_way(args, mode, spec, spec_bytes, cache_dir, out) if incremental else None
+    if short is not None:
+        project, decided = short
+    else:
+        project, decided = load_project(spec, args.spec, spec_bytes, Path(out) if out else None), None
     remote, push = project.remote, project.remote_push
     if os.environ.get("RENDER_REMOTE"):
         remote, push = os.environ["RENDER_REMOTE"], True
@@ -584,6 +590,8 @@ def _render_slow(
         executor=_executor_choice(args, project),
         max_cost=args.max_cost if args.max_cost is not None else project.budget,
         allow_unknown_cost=args.allow_unknown_cost,
+        premade=dict(decided.premade) if decided is not None else {},
+        part=decided is not None,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,
@@ -593,6 +601,9 @@ def _render_slow(
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
+    if decided is not None:
+        result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
+        _add_unchanged(result, decided, project, spec, cache_dir, keys=args.json)
     for note in result.notes:
         print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
@@ -615,6 +626,67 @@ def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoi
         return ExecutorChoice.parse(text, workers=workers, shared_cache=bool(spec.get("shared_cache")))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _short_way(
+    args: argparse.Namespace, mode: RunMode, spec: Path, spec_bytes: bytes, cache_dir: Path, out: str | None
+) -> tuple[Project, Decided] | None:
+    """The part of a changed spec that needs deciding, loaded, when the snapshot allows (incremental.py)."""
+    from renderer.errors import SpecError
+    from renderer.incremental import short_way
+    from renderer.spec.resolve import load_project
+    from renderer.store.state import load_state, state_path
+
+    state = load_state(state_path(cache_dir, spec), __version__)
+    try:
+        with open(spec.with_suffix(".lock"), "rb") as handle:
+            lock_bytes = handle.read()
+    except OSError:
+        return None
+    decided = short_way(state, spec_bytes, lock_bytes, out) if state is not None else None
+    if decided is None or state is None:
+        return None
+    try:
+        project = load_project(
+            spec,
+            args.spec,
+            decided.part,
+            Path(out) if out else None,
+            elsewhere=decided.elsewhere,
+            checked=frozenset(decided.premade),
+        )
+    except SpecError:
+        return None  # the full path says what is wrong, with the whole file's lines
+    taken = {state.assets[name].output for name in decided.elsewhere}
+    files = [os.path.basename(path) for path in state.files]
+    for name, asset in project.assets.items():
+        if name in decided.premade:
+            continue
+        if asset.output in taken or (name not in state.assets and name in files):
+            return None  # an output another asset has, or a new name that was a file's: the full path
+    return project, decided
+
+
+def _add_unchanged(
+    result: RunResult, decided: Decided, project: Project, spec: Path, cache_dir: Path, *, keys: bool
+) -> None:
+    """The assets the short way did not decide: cached, as the snapshot has them; and the lockfile's
+    entries of assets that are gone."""
+    import json
+
+    from renderer.engine.results import Outcome
+    from renderer.store.state import load_state, state_path
+
+    state = load_state(state_path(cache_dir, spec), __version__)
+    assert state is not None
+    for name, digest in {**decided.unchanged, **decided.premade}.items():
+        entry = state.assets[name]
+        key = json.loads(entry.manifest_line).get("key", "").removeprefix("sha256:") if keys else None
+        result.outcomes[name] = Outcome(name, AssetStatus.CACHED, output=entry.output, sha256=digest, key=key)
+    made = set(project.assets) | set(decided.unchanged)  # premade ones are in the part's project
+    gone = sorted(name for name in state.assets if name not in made)
+    result.lock_current = result.lock_current and not gone
+    result.lock_problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in gone]
 
 
 def _report_plan(
@@ -663,6 +735,7 @@ def _report_plan(
                     "cost_unknown": unknown_cost,
                     "lock_current": result.lock_current,
                     "lock_problems": result.lock_problems,
+                    **({"decided_again": result.decided_again} if result.decided_again is not None else {}),
                     "elapsed": round(elapsed, 3),
                 }
             )

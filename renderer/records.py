@@ -243,3 +243,7 @@ class Snapshot(NamedTuple):
     spec_name: str
     files: dict[str, FileStamp]
     assets: dict[str, StateAsset]  # in the order of their output paths, the manifest's order
+    # for deciding only what an edit touched (incremental.py): the digest of the spec outside its assets
+    # block, and each entry's digest and the names it made; "" and {} when the spec's layout is unusual
+    head_sha: str = ""
+    chunks: dict[str, tuple[str, tuple[str, ...]]] = {}

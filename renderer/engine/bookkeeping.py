@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 
+from renderer.incremental import snapshot_chunks
 from renderer.records import (
     AssetStatus,
     FileStamp,
@@ -24,7 +25,7 @@ from renderer.records import (
     StateAsset,
 )
 from renderer.spec.model import Asset, Project
-from renderer.store.lockfile import lock_path, read_lock_text, write_lock
+from renderer.store.lockfile import LockText, lock_path, read_lock_entries, read_lock_text, write_lock
 from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
 from renderer.store.state import file_digest, save_state
 
@@ -75,12 +76,24 @@ def manifest_entry(asset: Asset, status: AssetStatus, key: str, record: OutputRe
 
 
 class Books:
-    def __init__(self, project: Project, *, writes_lock: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        writes_lock: bool,
+        clock: Callable[[], float] = time.monotonic,
+        only: set[str] | None = None,
+    ) -> None:
+        """``only``: a plan of a part of a spec reads just those assets' entries (it writes nothing)."""
         self.project = project
         self.writes_lock = writes_lock
         self.clock = clock
         self.lock_file = lock_path(project.path)
-        read, self.lock_bytes, self._lock_text = read_lock_text(self.lock_file)
+        part = read_lock_entries(self.lock_file, only) if only is not None and not writes_lock else None
+        if part is not None:
+            read, self.lock_bytes, self._lock_text = part, b"", LockText(project.path.name)
+        else:
+            read, self.lock_bytes, self._lock_text = read_lock_text(self.lock_file)
         self.locked: Mapping[str, LockEntry] = dict(read)  # as read, for lookups and --locked
         self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
         self._dirty = False
@@ -163,6 +176,10 @@ class Books:
         """Save the no-op snapshot of a complete, successful run: ``outputs`` has every asset's manifest
         entry, its line in this run's manifest, and the (size, mtime_ns) of its output file."""
         deps = self.project.deps()
+        by_entry: dict[str, list[str]] = {}
+        for name, asset in self.project.assets.items():
+            by_entry.setdefault(asset.entry or name, []).append(name)
+        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry)
         assets: dict[str, StateAsset] = {}
         for name in sorted(outputs, key=lambda name: outputs[name][0].path):
             entry, written, (size, mtime_ns) = outputs[name]
@@ -180,6 +197,8 @@ class Books:
                 spec_name=self.project.path.name,
                 files=dict(files),
                 assets=assets,
+                head_sha=head_sha,
+                chunks=chunks,
             ),
         )
 

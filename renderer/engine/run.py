@@ -97,12 +97,14 @@ class Run:
                 "; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown)
             )
         members = closure(deps, options.selection) if options.selection else set(deps)
-        self.deps = {n: d for n, d in deps.items() if n in members}
+        members -= set(options.premade)
+        self.deps = {n: [x for x in d if x in members] for n, d in deps.items() if n in members}
         self.order = topological_order(self.deps)
         self.priority = critical_path_lengths(self.deps, self.order)
-        self.whole_project = members == set(deps)
+        self.whole_project = members == set(deps) and not options.part
 
-        self.books = Books(project, writes_lock=self.mode.writes_lock)
+        # a part of a spec (premade outputs given) reads only its own lockfile entries
+        self.books = Books(project, writes_lock=self.mode.writes_lock, only=set(deps) if options.part else None)
         self.cache = Cache(options.cache_dir, store)
         self.state_file = state_path(options.cache_dir, project.path)
         prior = load_state(self.state_file, options.version)
@@ -158,6 +160,8 @@ class Run:
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
         self.held_by: dict[str, str] = {}  # held asset -> the asset with takes whose pick it waits for
+        for name, digest in options.premade.items():
+            self.outcomes[name] = Outcome(name, AssetStatus.CACHED, sha256=digest)
 
     def open_remote(self, options: RenderOptions) -> Remote | None:
         """The shared cache, if one is named. One that cannot be reached fails --locked (which must not fall

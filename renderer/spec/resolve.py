@@ -45,9 +45,18 @@ class _Problems:
 
 
 def load_project(
-    path: Path, display: str | None = None, data: bytes | None = None, out_dir: Path | None = None
+    path: Path,
+    display: str | None = None,
+    data: bytes | None = None,
+    out_dir: Path | None = None,
+    *,
+    elsewhere: frozenset[str] = frozenset(),
+    checked: frozenset[str] = frozenset(),
 ) -> Project:
-    """Load, check and resolve a project file. Raises SpecError listing every problem found."""
+    """Load, check and resolve a project file. Raises SpecError listing every problem found.
+
+    ``elsewhere`` and ``checked`` serve a part of a spec (incremental.py): names of assets the part leaves
+    out, which its assets may still name as inputs, and assets whose provider checks passed already."""
     display = display or str(path)
     raw, marks = load_yaml(path, display, data)
     problems = _Problems(display, marks)
@@ -60,7 +69,7 @@ def load_project(
     if problems.items and not isinstance(raw.get("assets"), dict):
         raise SpecError(problems.items)
     try:
-        return _resolve(path, display, raw, marks, problems, out_dir)
+        return _resolve(path, display, raw, marks, problems, out_dir, elsewhere, checked)
     except SpecError:
         raise
     except Exception:
@@ -98,7 +107,14 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _resolve(
-    path: Path, display: str, raw: dict[str, Any], marks: Marks, problems: _Problems, out_dir: Path | None
+    path: Path,
+    display: str,
+    raw: dict[str, Any],
+    marks: Marks,
+    problems: _Problems,
+    out_dir: Path | None,
+    elsewhere: frozenset[str] = frozenset(),
+    checked: frozenset[str] = frozenset(),
 ) -> Project:
     bad_assets = set(_assets_with_problems(problems.items, raw, marks))
     root = path.resolve().parent
@@ -117,9 +133,10 @@ def _resolve(
 
     assets: dict[str, Asset] = {}
     line_of: dict[str, int] = {}
-    known_names = set()
+    known_names: set[str] = set()
     entries: dict[str, Any] = raw.get("assets") or {}
     expanded: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    known_names |= elsewhere
     for entry, body in entries.items():
         if not isinstance(body, dict) or entry in bad_assets:
             known_names.add(entry)
@@ -172,7 +189,7 @@ def _resolve(
         problems.add(("assets", entry, "inputs"), message)
 
     if not problems.items:
-        _provider_checks(assets, settings, problems)
+        _provider_checks({n: a for n, a in assets.items() if n not in checked}, assets, settings, problems)
     if problems.items:
         raise SpecError(problems.items)
 
@@ -598,8 +615,10 @@ def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _
     asset.output = normal
 
 
-def _provider_checks(assets: dict[str, Asset], settings: dict[str, ProviderSettings], problems: _Problems) -> None:
-    for asset in assets.values():
+def _provider_checks(
+    chosen: dict[str, Asset], assets: dict[str, Asset], settings: dict[str, ProviderSettings], problems: _Problems
+) -> None:
+    for asset in chosen.values():
         block = settings.get(asset.provider) or ProviderSettings(asset.provider, asset.provider, {})
         cls = provider_class(block.use)
         for message in cls.check(asset, assets):

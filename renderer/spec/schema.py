@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import unicodedata
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 
 from renderer.errors import Problem
 from renderer.schemas import load_schema
@@ -26,11 +26,16 @@ _TYPE_NAMES = {
 }
 
 
+if TYPE_CHECKING:
+    import jsonschema  # imported where used: only a document with problems needs it (0.1 s to import)
+
 _COMMON_KEYS = ("type", "provider", "model", "seed", "provider_options", "takes", "pick", "output", "matrix")
 
 
 @cache
 def _validator() -> jsonschema.Draft7Validator:
+    import jsonschema
+
     return jsonschema.Draft7Validator(load_schema("project"))
 
 
@@ -92,8 +97,33 @@ def _field(path: Path_) -> str:
 
 @cache
 def _fast_validator() -> Any:
+    """The project schema compiled to Python, kept in the cache directory by the schema's digest, so that
+    later runs import it (bytecode and all) instead of generating and compiling it again (0.1 s)."""
+    import hashlib
+    import importlib.util
+    import json
+
+    from renderer.store.paths import default_cache_dir
+
     # fastjsonschema rewrites the schema it is given (absolute $refs); keep the shared one intact.
-    return fastjsonschema.compile(copy.deepcopy(load_schema("project")))
+    schema = copy.deepcopy(load_schema("project"))
+    ident = hashlib.sha256((fastjsonschema.VERSION + json.dumps(schema, sort_keys=True)).encode()).hexdigest()[:20]
+    folder = default_cache_dir() / "validators"
+    path = folder / f"project_{ident}.py"
+    try:
+        if not path.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            code = fastjsonschema.compile_to_code(schema)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(code, encoding="utf-8")
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(f"_render_validator_{ident}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.validate_https___render_dev_schemas_project_schema_json
+    except Exception:  # a cache that cannot be written (read-only, full): compile in memory
+        return fastjsonschema.compile(copy.deepcopy(load_schema("project")))
 
 
 def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()) -> list[Problem]:
@@ -118,6 +148,8 @@ def validate_options(
     options: dict[str, Any], properties: dict[str, Any], marks: Marks, display: str, schema_path: Path_
 ) -> list[Problem]:
     """Problems with the provider-block options a third-party provider declares (JSON Schema properties)."""
+    import jsonschema
+
     validator = jsonschema.Draft7Validator({"type": "object", "properties": properties})
     return [
         p for error in validator.iter_errors(options) for p in _explain(error, marks, display, schema_path, options)
@@ -128,6 +160,8 @@ def validate_options(
 def _asset_validator() -> jsonschema.Draft7Validator:
     schema = dict(load_schema("project"))
     schema = {**schema["definitions"]["asset"], "definitions": schema["definitions"]}
+    import jsonschema
+
     return jsonschema.Draft7Validator(schema)
 
 
@@ -225,6 +259,8 @@ def _explain(error: jsonschema.ValidationError, marks: Marks, display: str, pref
             ]
         return [at(path, f"{subject}: '{field}' does not have the expected form (got {_describe(error.instance)})")]
     if validator == "oneOf" and error.context:
+        import jsonschema
+
         best = jsonschema.exceptions.best_match(error.context)
         if field in ("inputs", "clips") and isinstance(error.instance, str):
             return [at(path, f"{subject}: '{field}' is a list; write {field}: [{error.instance}]")]

@@ -116,6 +116,29 @@ def read_lock_text(path: Path) -> tuple[dict[str, LockEntry], bytes, LockText]:
     return entries, data, LockText(spec_name or path.with_suffix(".yaml").name)
 
 
+def read_lock_entries(path: Path, names: set[str]) -> dict[str, LockEntry] | None:
+    """Only these assets' entries, read straight from a lockfile in render's own format (a part of a spec
+    decided incrementally needs a few of many thousands); None for any other lockfile: read it all."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    head = data.split(b"\n", 4)
+    if len(head) < 5 or head[3] != b"assets:":
+        return None
+    text = data.decode("utf-8", "replace")
+    segments = []
+    for name in sorted(names):
+        start = text.find(f"\n  {_scalar(name)}:\n")
+        if start < 0:
+            continue
+        end = text.find('\n\n  "', start + 1)
+        segments.append(text[start : end + 1 if end >= 0 else len(text)])
+    part = b"\n".join(head[:4]) + b"\n" + "".join(segments).encode()
+    parsed = _parse_own_format(part if segments else b"\n".join(head[:3]) + b"\nassets: {}\n")
+    return parsed[0] if parsed is not None else None
+
+
 def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], str | None]:
     import yaml  # only a lockfile render did not write (hand-edited, merged) needs the YAML parser
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from renderer.dag import closure
 from renderer.records import FileStamp, Snapshot, StateAsset
 
-STATE_VERSION = 6
+STATE_VERSION = 7
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:
@@ -31,7 +31,22 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_LOADED: dict[str, tuple[tuple[int, int], str, Snapshot]] = {}
+
+
 def load_state(path: Path, version: str) -> Snapshot | None:
+    """The snapshot at ``path``; read once per process while the file stays as it was."""
+    stamp = stat_pair(str(path))
+    known = _LOADED.get(str(path))
+    if stamp is not None and known is not None and known[0] == stamp and known[1] == version:
+        return known[2]
+    state = _load_state(path, version)
+    if state is not None and stamp is not None:
+        _LOADED[str(path)] = (stamp, version, state)
+    return state
+
+
+def _load_state(path: Path, version: str) -> Snapshot | None:
     try:
         with open(path, "rb") as handle:
             data = marshal.load(handle)

@@ -1,0 +1,167 @@
+"""Incremental decisions: after an edit, decide only for what changed and what depends on it.
+
+The no-op snapshot (store/state.py) of the last complete run also keeps the spec's text outside its
+``assets:`` block (the *head*) and each asset entry's own text (its *chunk*), by digest, with the names the
+entry made (matrix variants, takes). When a plan or check finds the spec changed, this module tries the
+short way before the full one:
+
+    split    the new spec into head and chunks (a plain line split; anything unusual: full path)
+    compare  the head, the lockfile, the input files' stamps and the output directory must be as the
+             snapshot has them; the entries whose chunk changed, and the new ones, are *changed*
+    close    what depends on a changed or removed entry (the snapshot's graph) is *affected*; what they
+             need and is unchanged is *premade*: taken as made, with the output the snapshot vouches for
+    check    every other output still has the size and mtime the snapshot recorded
+    decide   a spec of the head and only those chunks goes through the full machinery (load, validate,
+             keys, find), with the premade outputs as inputs; everything else is "cached", as a no-op
+
+Any doubt sends the run down the full path, which is always right on its own, and any problem the part
+shows (a bad value, an unknown input) is left for the full path to report, with the whole file's lines.
+A property test checks that this path decides exactly as the full one does (tests/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import NamedTuple
+
+from renderer.records import Snapshot
+
+ENTRY = re.compile(r'^  (?:"([^"\\]+)"|([A-Za-z0-9][A-Za-z0-9_.-]*)):(?:\s|$)')
+
+
+class Split(NamedTuple):
+    before: str  # up to and including the line "assets:"
+    chunks: dict[str, str]  # entry -> its lines, in file order
+    after: str  # after the assets block
+
+    @property
+    def head_sha(self) -> str:
+        return hashlib.sha256((self.before + "\0" + self.after).encode()).hexdigest()
+
+    def part(self, entries: set[str]) -> str:
+        """A spec of the head and only these entries."""
+        return self.before + "".join(text for entry, text in self.chunks.items() if entry in entries) + self.after
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def split_spec(text: str) -> Split | None:
+    """The head and the entries of a spec written in block style; None for any other layout."""
+    if "\t" in text or "&" in text or "*" in text or "<<" in text:  # anchors, aliases, merges: full path
+        return None
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\r\n").rstrip() == "assets:"]
+    if len(starts) != 1:
+        return None
+    first = starts[0] + 1
+    end = first
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " #"):
+        end += 1
+    chunks: dict[str, str] = {}
+    current: str | None = None
+    block_head = ""
+    for line in lines[first:end]:
+        match = ENTRY.match(line)
+        if match:
+            current = match.group(1) or match.group(2)
+            if current in chunks:
+                return None
+            chunks[current] = line
+        elif current is None:
+            if line.strip() and not line.lstrip().startswith("#"):
+                return None  # something other than an entry at the top of the block
+            block_head += line
+        elif line.startswith("   ") or not line.strip() or line.lstrip().startswith("#"):
+            chunks[current] += line
+        else:
+            return None  # e.g. "  - item": not a mapping of entries
+    if not chunks:
+        return None
+    return Split("".join(lines[:first]) + block_head, chunks, "".join(lines[end:]))
+
+
+class Decided(NamedTuple):
+    """What the short way found: the part to decide fully, and what stays as the snapshot has it."""
+
+    part: bytes  # the spec of the head and the chunks to decide
+    elsewhere: frozenset[str]  # every other name, which the part may name as an input
+    premade: dict[str, str]  # unchanged names the part's assets need: sha256 of their outputs
+    unchanged: dict[str, str]  # unchanged names outside the part: sha256 of their outputs
+
+
+def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None) -> Decided | None:
+    """Whether, and how, a changed spec can be decided from the snapshot; None: take the full path."""
+    from renderer.store.state import file_digest, stat_pair
+
+    if not state.head_sha or state.lock_sha != file_digest(lock_bytes):
+        return None
+    if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
+        return None
+    try:
+        split = split_spec(spec_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if split is None or split.head_sha != state.head_sha:
+        return None
+    for path, stamp in state.files.items():
+        if stat_pair(path) != (stamp.size, stamp.mtime_ns):
+            return None  # an input file changed: the full path re-hashes it
+    old = state.chunks
+    changed = {entry for entry, text in split.chunks.items() if entry not in old or old[entry][0] != digest(text)}
+    gone = {entry for entry in old if entry not in split.chunks}
+    stale = {name for entry in changed | gone if entry in old for name in old[entry][1]}
+    if not changed and not gone:
+        return None  # only the head or comments moved: the full path (or the no-op) decides
+    assets = state.assets
+    users: dict[str, list[str]] = {}
+    for name, entry in assets.items():
+        for dep in entry.deps:
+            users.setdefault(dep, []).append(name)
+    affected: set[str] = set()
+    todo = list(stale)
+    while todo:
+        for user in users.get(todo.pop(), ()):
+            if user not in affected and user not in stale:
+                affected.add(user)
+                todo.append(user)
+    owner = {name: entry for entry, (_, names) in old.items() for name in names}
+    entries_affected = {owner[name] for name in affected if name in owner}
+    if any(entry in gone for entry in entries_affected):
+        return None
+    # names the changed chunks may use: every known name written in them (over-inclusion costs little)
+    known = set(assets)
+    mentioned = {word for entry in changed for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9_.-]*", split.chunks[entry])}
+    upstream = {dep for name in affected for dep in assets[name].deps} | (mentioned & known)
+    keep = known - stale
+    part_entries = changed | entries_affected | {owner[n] for n in upstream & keep if n in owner}
+    in_part = {name for entry in part_entries if entry in old for name in old[entry][1]}
+    premade_names = in_part & keep - affected
+    outside = keep - in_part
+    out = state.out_dir
+    for name in outside | premade_names:  # what is not decided again must be as the snapshot left it
+        entry = assets[name]
+        if stat_pair(os.path.join(out, entry.output)) != (entry.size, entry.mtime_ns):
+            return None
+    return Decided(
+        part=split.part(part_entries).encode(),
+        elsewhere=frozenset(outside),
+        premade={name: assets[name].sha256 for name in premade_names},
+        unchanged={name: assets[name].sha256 for name in outside},
+    )
+
+
+def snapshot_chunks(
+    spec_bytes: bytes, names_by_entry: dict[str, list[str]]
+) -> tuple[str, dict[str, tuple[str, tuple[str, ...]]]]:
+    """What a snapshot keeps for the short way: the head's digest, and each entry's digest and names."""
+    try:
+        split = split_spec(spec_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        split = None
+    if split is None or set(split.chunks) != set(names_by_entry):
+        return "", {}
+    return split.head_sha, {e: (digest(t), tuple(names_by_entry[e])) for e, t in split.chunks.items()}
