@@ -553,6 +553,10 @@ def _render_slow(
     from renderer.engine.run import RenderOptions, run_project
     from renderer.report import make_reporter
     from renderer.spec.resolve import load_project
+    from renderer.spec.schema import VALIDATORS
+
+    if cache_dir.is_dir():  # the compiled schema is kept with the cache, never where a plan writes nothing
+        VALIDATORS.folder = cache_dir / "validators"
 
     incremental = mode.plans and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
     short = _short_way(args, mode, spec, spec_bytes, cache_dir, out) if incremental else None

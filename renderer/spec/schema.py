@@ -7,6 +7,7 @@ import difflib
 import os
 import unicodedata
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -95,6 +96,13 @@ def _field(path: Path_) -> str:
     return ".".join(str(p) for p in parts)
 
 
+class _Validators:
+    folder: Path | None = None  # the run's cache directory's validators/, set by the CLI; None: in memory
+
+
+VALIDATORS = _Validators()
+
+
 @cache
 def _fast_validator() -> Any:
     """The project schema compiled to Python, kept in the cache directory by the schema's digest, so that
@@ -103,12 +111,12 @@ def _fast_validator() -> Any:
     import importlib.util
     import json
 
-    from renderer.store.paths import default_cache_dir
-
     # fastjsonschema rewrites the schema it is given (absolute $refs); keep the shared one intact.
     schema = copy.deepcopy(load_schema("project"))
     ident = hashlib.sha256((fastjsonschema.VERSION + json.dumps(schema, sort_keys=True)).encode()).hexdigest()[:20]
-    folder = default_cache_dir() / "validators"
+    if VALIDATORS.folder is None:
+        return fastjsonschema.compile(schema)
+    folder = VALIDATORS.folder
     path = folder / f"project_{ident}.py"
     try:
         if not path.is_file():
