@@ -78,10 +78,8 @@ def test_two_machines_starting_together_pay_for_each_job_once(tmp_path: Path, sa
     assert claims_in(url, remote_env) == []  # every claim went once its record was in
 
 
-def claims_in(url: str, env: dict[str, str]) -> list[str]:
-    if not url.startswith("s3://"):
-        folder = Path(url) / "claims"
-        return sorted(p.name for p in folder.glob("*.json")) if folder.exists() else []
+def s3_of(url: str, env: dict[str, str]) -> tuple[Any, str, str]:
+    """A boto3 client for the S3 remote at ``url``, its bucket and its prefix."""
     import boto3
 
     bucket, prefix = url[5:].split("/", 1)
@@ -92,6 +90,14 @@ def claims_in(url: str, env: dict[str, str]) -> list[str]:
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name=env["AWS_REGION"],
     )
+    return client, bucket, prefix
+
+
+def claims_in(url: str, env: dict[str, str]) -> list[str]:
+    if not url.startswith("s3://"):
+        folder = Path(url) / "claims"
+        return sorted(p.name for p in folder.glob("*.json")) if folder.exists() else []
+    client, bucket, prefix = s3_of(url, env)
     listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/claims/")
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
@@ -99,16 +105,7 @@ def claims_in(url: str, env: dict[str, str]) -> list[str]:
 def read_claims(url: str, env: dict[str, str]) -> list[dict[str, Any]]:
     if not url.startswith("s3://"):
         return [json.loads(p.read_bytes()) for p in (Path(url) / "claims").glob("*.json")]
-    import boto3
-
-    bucket = url[5:].split("/", 1)[0]
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-    )
+    client, bucket, _ = s3_of(url, env)
     return [json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in claims_in(url, env)]
 
 
