@@ -138,6 +138,22 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         made.stop()
 
 
+def render_logged(tmp_path: Path, spec: Path, *args: str | Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """``render SPEC -v ARGS`` started in the background, cache in tmp_path/cache, output in tmp_path/render.log."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
+    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
+    log = tmp_path / "render.log"
+    with open(log, "wb") as handle:  # the child keeps its own copy of the file
+        process = subprocess.Popen(
+            [RENDER, str(spec), "-v", *map(str, args)],
+            cwd=spec.parent,
+            env=environ,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log
+
+
 def demo_copy(tmp_path: Path) -> Path:
     project = tmp_path / "demo"
     project.mkdir()
@@ -183,21 +199,11 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_render_completes(tmp_path: 
     (project / "p.yaml").write_text(LONG)
     shared = tmp_path / "shared"
     shared.mkdir()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
-    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
-    log = tmp_path / "render.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(
-            [RENDER, str(project / "p.yaml"), "-v", "--executor", cluster.address, "--remote", str(shared)],
-            cwd=project,
-            env=environ,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(lambda: "long: making on" in log.read_text(), "the job on a worker", process, seconds=300)
-        victim = re.findall(r"long: making on (tcp://\S+)", log.read_text())[0]
-        cluster.workers[victim].send_signal(signal.SIGKILL)  # seconds before the job can end
-        assert process.wait(timeout=600) == 0, log.read_text()
+    process, log = render_logged(tmp_path, project / "p.yaml", "--executor", cluster.address, "--remote", shared)
+    wait_for(lambda: "long: making on" in log.read_text(), "the job on a worker", process, seconds=300)
+    victim = re.findall(r"long: making on (tcp://\S+)", log.read_text())[0]
+    cluster.workers[victim].send_signal(signal.SIGKILL)  # seconds before the job can end
+    assert process.wait(timeout=600) == 0, log.read_text()
     (survivor,) = workers - {victim}
     assert workers_named(log.read_text()) == {"long": survivor}  # made again on the other worker
     here = render(project / "p.yaml", "--out", tmp_path / "here", cwd=project, cache=tmp_path / "cache-here")
@@ -272,22 +278,12 @@ def test_a_scheduler_that_goes_away_fails_the_running_job_clearly_and_keeps_what
     )
     shared = tmp_path / "shared"
     shared.mkdir()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
-    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
-    log = tmp_path / "render.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(
-            [RENDER, str(project / "p.yaml"), "-v", "-k", "--executor", cluster.address, "--remote", str(shared)],
-            cwd=project,
-            env=environ,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(lambda: "made    sky" in log.read_text(), "the quick job", process, seconds=300)
-        wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
-        assert cluster.scheduler is not None
-        cluster.scheduler.send_signal(signal.SIGKILL)
-        assert process.wait(timeout=300) == 1, log.read_text()
+    process, log = render_logged(tmp_path, project / "p.yaml", "-k", "--executor", cluster.address, "--remote", shared)
+    wait_for(lambda: "made    sky" in log.read_text(), "the quick job", process, seconds=300)
+    wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
+    assert cluster.scheduler is not None
+    cluster.scheduler.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=300) == 1, log.read_text()
     text = log.read_text()
     assert "Traceback" not in text and "lost the connection to the Dask scheduler at tcp://127.0.0.1" in text, text
     assert " ERROR " not in text  # Dask's own log lines stay out of render's output
@@ -302,17 +298,13 @@ def test_ctrl_c_cancels_the_jobs_and_leaves_the_cluster_running(tmp_path: Path, 
     (project / "p.yaml").write_text(LONG)
     shared = tmp_path / "shared"
     shared.mkdir()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RENDER_")}
-    environ["RENDER_CACHE_DIR"] = str(tmp_path / "cache")
-    log = tmp_path / "render.log"
-    command = [RENDER, str(project / "p.yaml"), "-v", "--executor", cluster.address, "--remote", str(shared)]
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(command, cwd=project, env=environ, stdout=handle, stderr=subprocess.STDOUT)
-        wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 130, log.read_text()
+    arguments = ("--executor", cluster.address, "--remote", shared)
+    process, log = render_logged(tmp_path, project / "p.yaml", *arguments)
+    wait_for(lambda: "long: making on" in log.read_text(), "the long job", process, seconds=300)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, log.read_text()
     assert "Traceback" not in log.read_text()
     assert cluster.scheduler is not None and cluster.scheduler.poll() is None  # the cluster runs on
     assert all(worker.poll() is None for worker in cluster.workers.values())
-    again = render(*command[1:], cwd=project, cache=tmp_path / "cache", timeout=600)
+    again = render(project / "p.yaml", "-v", *arguments, cwd=project, cache=tmp_path / "cache", timeout=600)
     assert again.returncode == 0 and "long: made on" in again.stdout, again.stdout + again.stderr
