@@ -107,8 +107,8 @@ class Claims:
             return
         try:
             held = await self._acquire(key, asset, provider, found)
-        except OSError as exc:
-            self._give_up(exc)
+        except OSError:
+            self._give_up()
             yield Held()
             return
         if held.found is not None or held.claims is None:
@@ -207,8 +207,8 @@ class Claims:
                 version = await anyio.to_thread.run_sync(
                     self.remote.replace_claim, held.key, _encode(body), held.version
                 )
-            except OSError as exc:
-                self._give_up(exc)
+            except OSError:
+                self._give_up()
                 return
             if version is None:
                 held.lost = True
@@ -234,8 +234,8 @@ class Claims:
         try:
             async with held.lock:
                 await anyio.to_thread.run_sync(self.remote.delete_claim, held.key, held.version)
-        except OSError as exc:
-            self._give_up(exc)
+        except OSError:
+            self._give_up()
 
     async def _clear_leftover(self, key: str) -> None:
         """The claim a killed run of this machine left for a job its journal has now collected."""
@@ -245,10 +245,10 @@ class Claims:
             found = await anyio.to_thread.run_sync(self.remote.read_claim, key)
             if found is not None and await anyio.to_thread.run_sync(self.remote.get_record, key) is not None:
                 await anyio.to_thread.run_sync(self.remote.delete_claim, key, found[1])
-        except OSError as exc:
-            self._give_up(exc)
+        except OSError:
+            self._give_up()
 
-    def _give_up(self, exc: OSError) -> None:
+    def _give_up(self) -> None:
         """The remote failed (GuardedRemote has said so): the rest of the run makes its jobs unclaimed."""
         self.broken = True
 
