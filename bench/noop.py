@@ -1,20 +1,23 @@
-"""No-op re-render benchmark.
+"""No-op and one-edit benchmark.
 
-Generates a spec of N local assets with random dependencies, renders it once, then times (wall clock,
-Python start-up included) the no-op re-render and `--check`, and `render plan` after one edit (a prompt
-edited, an asset added) the short way (incremental.py) and the full path (RENDER_INCREMENTAL=0),
-N = 1,000 and 10,000 by default.
+Generates a spec of N local assets with random dependencies (every 1,000th also reads an input file),
+renders it once, then times (wall clock, Python start-up included, and each run's peak memory):
 
-    python bench/noop.py            # both sizes
-    python bench/noop.py 10000      # one size
-Targets: a 10,000-asset no-op re-render in under 0.35 s; a plan after one edit in under 0.5 s.
+    no-op      a re-render and `--check` of the unchanged spec
+    one edit   one prompt edited, one asset added, one input file changed: `render plan` and `render`
+               (which also makes the changed asset), the short way (incremental.py) and the full path
+               (RENDER_INCREMENTAL=0, the incremental state not used), so the gain shows in one run
+
+    python bench/noop.py                 # 1,000 and 10,000 assets
+    python bench/noop.py 100000          # one size (the first render of 100,000 takes a while)
+Targets: a 10,000-asset no-op re-render under 0.35 s; one edit decided under 0.5 s; at 100,000 assets,
+no-op and one edit under 3 s, plan under 10 s, peak memory under 500 MB.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,58 +32,84 @@ def make_spec(path: Path, n: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     lines = ["version: 1", f"name: bench-{n}", "defaults: {provider: local}", "assets:"]
     for i in range(n):
-        deps = rng.sample(range(i), min(i, rng.randint(0, 3))) if i else []
-        inputs = f", inputs: [{', '.join(f'a{j}' for j in deps)}]" if deps else ""
+        deps = [f"a{j}" for j in rng.sample(range(i), min(i, rng.randint(0, 3)))] if i else []
+        if i % 1000 == 999:
+            deps.append(f"refs/r{i // 1000}.png")
+        inputs = f", inputs: [{', '.join(deps)}]" if deps else ""
         # images as inputs of images keep the first render fast while the graph stays random
         lines.append(f'  a{i}: {{type: image, prompt: "asset {i}", seed: {i}, width: 16, height: 16{inputs}}}')
     path.write_text("\n".join(lines) + "\n")
+    for k in range(n // 1000 + 1):
+        write_ref(path.parent / "refs" / f"r{k}.png", k)
 
 
-def timed(args: list[str], env: dict[str, str], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = subprocess.run([RENDER, *args], env=env, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - start)
-        if result.returncode != 0:
-            raise SystemExit(f"render {' '.join(args)} exited {result.returncode}:\n{result.stderr[-2000:]}")
-    return times
+def write_ref(path: Path, shade: int) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8), (shade % 256, 40, 90)).save(path)
 
 
-def bench(n: int, repeat: int = 7) -> None:
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of one render command."""
+    start = time.perf_counter()
+    process = subprocess.Popen([RENDER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"render {' '.join(args)} exited {process.returncode}:\n{error[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def show(n: int, label: str, runs: list[tuple[float, float]]) -> None:
+    times = [t for t, _ in runs]
+    best, median, peak = min(times), statistics.median(times), max(m for _, m in runs)
+    print(
+        f"N={n:>6}  {label:<40} best {best:.3f} s  median {median:.3f} s  {median / n * 1e6:6.1f} us/asset  {peak:4.0f} MB"
+    )
+
+
+def bench(n: int, repeat: int = 5) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         spec = root / "bench.yaml"
         make_spec(spec, n)
         env = {**os.environ, "RENDER_CACHE_DIR": str(root / "cache")}
-        first = timed([str(spec), "-q"], env, 1)[0]
-        print(f"N={n:>6}  first render     {first:.1f} s")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: byte-compiled once, then read
+        full_env = {**env, "RENDER_INCREMENTAL": "0"}
+        first = timed([str(spec), "-q"], env)
+        print(f"N={n:>6}  first render {first[0]:.1f} s, {first[1]:.0f} MB")
         for label, args in (("no-op re-render", [str(spec), "-q"]), ("--check", [str(spec), "--check", "-q"])):
-            times = timed(args, env, repeat)
-            best, median = min(times), statistics.median(times)
-            print(f"N={n:>6}  {label:<16} best {best:.3f} s  median {median:.3f} s  {median / n * 1e6:7.1f} us/asset")
-        # after one edit: what a plan decides, the short way (incremental.py) and the full path
+            show(n, label, [timed(args, env) for _ in range(repeat)])
         text = spec.read_text()
         last = n - 1
+        ref = root / "refs" / f"r{last // 1000}.png"
         edits = {
-            "one prompt edited": text.replace(f'"asset {last}"', f'"asset {last} edited"'),
-            "one asset added": text
-            + f'  extra: {{type: image, prompt: "extra", width: 16, height: 16, inputs: [a{last}]}}\n',
+            "one prompt edited": (text.replace(f'"asset {last}"', f'"asset {last} edited"'), None),
+            "one asset added": (
+                text + f'  extra: {{type: image, prompt: "extra", width: 16, height: 16, inputs: [a{last}]}}\n',
+                None,
+            ),
+            "one input file changed": (text, ref),
         }
-        full_env = {**env, "RENDER_INCREMENTAL": "0"}
-        for label, edited_text in edits.items():
-            spec.write_text(edited_text)
+        for label, (edited_text, changed_file) in edits.items():
             for way, way_env in (("short way", env), ("full path", full_env)):
-                times = timed(["plan", str(spec), "-q"], way_env, 3 if way == "short way" else 1)
-                best = min(times)
-                print(f"N={n:>6}  {label:<18} plan, {way:<9} {best:.3f} s  {best / n * 1e6:7.1f} us/asset")
-            spec.write_text(text)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"N={n:>6}  peak memory of any run so far: {peak:.0f} MB")
-        # the full path of a render: one asset edited, so the spec is parsed, validated and planned again
-        spec.write_text(text.replace('"asset 0"', '"asset 0 edited"'))
-        edited = timed([str(spec), "-q"], env, 1)[0]
-        print(f"N={n:>6}  render, asset 0 edited (re-renders what depends on it) {edited:.3f} s")
+                for command in ("plan", "render"):
+                    runs = []
+                    for k in range(repeat if way == "short way" else 1):
+                        # the edit, timed; then back as it was, rendered untimed, so every run sees one edit
+                        spec.write_text(edited_text)
+                        if changed_file is not None:
+                            write_ref(changed_file, 1000 + k)
+                        args = ["plan", str(spec), "-q"] if command == "plan" else [str(spec), "-q"]
+                        runs.append(timed(args, way_env))
+                        spec.write_text(text)
+                        if changed_file is not None:
+                            write_ref(changed_file, last // 1000)
+                        timed([str(spec), "-q"], env)
+                    show(n, f"{label}: {command}, {way}", runs)
 
 
 if __name__ == "__main__":

@@ -558,7 +558,7 @@ def _render_slow(
     if cache_dir.is_dir():  # the compiled schema is kept with the cache, never where a plan writes nothing
         VALIDATORS.folder = cache_dir / "validators"
 
-    incremental = mode.plans and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
+    incremental = mode is not RunMode.LOCKED and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
     short = _short_way(args, mode, spec, spec_bytes, cache_dir, out) if incremental else None
     if short is not None:
         project, decided = short
@@ -594,8 +594,7 @@ def _render_slow(
         executor=_executor_choice(args, project),
         max_cost=args.max_cost if args.max_cost is not None else project.budget,
         allow_unknown_cost=args.allow_unknown_cost,
-        premade=dict(decided.premade) if decided is not None else {},
-        part=decided is not None,
+        part=decided,
         mode=mode,
         jobs=args.jobs,
         keep_going=args.keep_going,
@@ -605,15 +604,16 @@ def _render_slow(
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
+    used_elsewhere: set[str] = set()
     if decided is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
-        _add_unchanged(result, decided, project, spec, cache_dir, keys=args.json)
+        used_elsewhere = _add_unchanged(result, decided, spec, cache_dir, mode=mode, keys=args.json)
     for note in result.notes:
         print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
     if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)
-    return _report_render(project, result, args, stream, elapsed)
+    return _report_render(project, result, args, stream, elapsed, used_elsewhere)
 
 
 def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoice:
@@ -672,25 +672,35 @@ def _short_way(
 
 
 def _add_unchanged(
-    result: RunResult, decided: Decided, project: Project, spec: Path, cache_dir: Path, *, keys: bool
-) -> None:
-    """The assets the short way did not decide: cached, as the snapshot has them; and the lockfile's
-    entries of assets that are gone."""
+    result: RunResult, decided: Decided, spec: Path, cache_dir: Path, *, mode: RunMode, keys: bool
+) -> set[str]:
+    """The assets the short way did not decide: cached, as the snapshot has them. Returns the names they use."""
     import json
 
     from renderer.engine.results import Outcome
+    from renderer.records import MediaInfo, OutputRecord
     from renderer.store.state import load_state, state_path
 
     state = load_state(state_path(cache_dir, spec), __version__)
     assert state is not None
+    used: set[str] = set()
     for name, digest in {**decided.unchanged, **decided.premade}.items():
         entry = state.assets[name]
-        key = json.loads(entry.manifest_line).get("key", "").removeprefix("sha256:") if keys else None
-        result.outcomes[name] = Outcome(name, AssetStatus.CACHED, output=entry.output, sha256=digest, key=key)
-    made = set(project.assets) | set(decided.unchanged)  # premade ones are in the part's project
-    gone = sorted(name for name in state.assets if name not in made)
-    result.lock_current = result.lock_current and not gone
-    result.lock_problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in gone]
+        used.update(entry.deps)
+        outcome = Outcome(name, AssetStatus.CACHED, provider=entry.provider, output=entry.output, sha256=digest)
+        if keys or not mode.plans:  # a render reports what the outputs cost; --json their keys
+            line = json.loads(entry.manifest_line)
+            outcome.key = line.get("key", "").removeprefix("sha256:")
+            outcome.record = OutputRecord(
+                digest,
+                line.get("bytes", 0),
+                line.get("media_type"),
+                entry.provider,
+                cost_usd=line.get("cost_usd"),
+                probe=MediaInfo.from_dict(line),
+            )
+        result.outcomes[name] = outcome
+    return used
 
 
 def _report_plan(
@@ -782,7 +792,14 @@ def _report_plan(
     return 0
 
 
-def _report_render(project: Project, result: RunResult, args: argparse.Namespace, stream: Any, elapsed: float) -> int:
+def _report_render(
+    project: Project,
+    result: RunResult,
+    args: argparse.Namespace,
+    stream: Any,
+    elapsed: float,
+    used_elsewhere: set[str] | None = None,
+) -> int:
     outcomes = list(result.outcomes.values())
     shown = (AssetStatus.GENERATED, AssetStatus.CACHED, AssetStatus.FAILED, AssetStatus.SKIPPED)
     totals = {str(s): result.count(s) for s in shown}
@@ -822,6 +839,7 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
                     },
                     "totals": totals,
                     "cost": costs,
+                    **({"decided_again": result.decided_again} if result.decided_again is not None else {}),
                     "manifest": str(result.manifest) if result.manifest else None,
                     "elapsed": round(elapsed, 3),
                 }
@@ -839,9 +857,9 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
             parts.append(f"{len(held)} held for a pick")
         print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
         print(f"  {cost_line(costs)}", file=stream)
-        finals = _final_outputs(project, result)
+        finals = _final_outputs(project, result, used_elsewhere or set())
         for name in finals:
-            print(f"  {name}: {_rel(project.output_dir / project.assets[name].output)}", file=stream)
+            print(f"  {name}: {_rel(project.output_dir / str(result.outcomes[name].output))}", file=stream)
     failed = [o for o in outcomes if o.status is AssetStatus.FAILED]
     for o in failed:
         print(f"render: asset '{o.name}' failed: {o.error}", file=sys.stderr)
@@ -876,11 +894,19 @@ def _report_render(project: Project, result: RunResult, args: argparse.Namespace
 
 def _takes_of(project: Project, result: RunResult, name: str) -> dict[str, Any]:
     """For --json: an asset's takes (path, sha256, cost) and which one it is."""
-    asset = project.assets[name]
-    if asset.takes <= 1:
+    from itertools import count, takewhile
+
+    from renderer.spec.model import take_name
+
+    asset = project.assets.get(name)
+    if asset is not None:
+        names = asset.take_names
+    else:  # outside a part of a spec (incremental.py): its takes are the outcomes named after it
+        names = list(takewhile(result.outcomes.__contains__, (take_name(name, k) for k in count(1))))
+    if len(names) <= 1:
         return {}
     takes = {}
-    for take in asset.take_names:
+    for take in names:
         o = result.outcomes.get(take)
         if o is not None:
             takes[take] = {
@@ -891,7 +917,7 @@ def _takes_of(project: Project, result: RunResult, name: str) -> dict[str, Any]:
     picked = next(
         (
             k
-            for k, t in enumerate(asset.take_names, 1)
+            for k, t in enumerate(takes, 1)
             if result.outcomes[name].sha256 and takes.get(t, {}).get("sha256") == result.outcomes[name].sha256
         ),
         None,
@@ -924,9 +950,9 @@ def cost_line(costs: dict[str, Any]) -> str:
     )
 
 
-def _final_outputs(project: Project, result: RunResult) -> list[str]:
+def _final_outputs(project: Project, result: RunResult, used_elsewhere: set[str]) -> list[str]:
     """The assets nothing else uses (the finished products), when there are few of them."""
-    used = {d for deps in project.deps().values() for d in deps}
+    used = {d for deps in project.deps().values() for d in deps} | used_elsewhere
     finals = [n for n, o in result.outcomes.items() if o.ok and n not in used]
     return finals if len(finals) <= 5 else []
 

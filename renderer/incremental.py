@@ -6,8 +6,9 @@ entry made (matrix variants, takes). When a plan or check finds the spec changed
 short way before the full one:
 
     split    the new spec into head and chunks (a plain line split; anything unusual: full path)
-    compare  the head, the lockfile, the input files' stamps and the output directory must be as the
-             snapshot has them; the entries whose chunk changed, and the new ones, are *changed*
+    compare  the head, the lockfile and the output directory must be as the snapshot has them; the
+             entries whose chunk changed, the new ones, and those that read an input file whose size or
+             mtime changed are *changed*
     close    what depends on a changed or removed entry (the snapshot's graph) is *affected*; what they
              need and is unchanged is *premade*: taken as made, with the output the snapshot vouches for
     check    every other output still has the size and mtime the snapshot recorded
@@ -26,7 +27,7 @@ import os
 import re
 from typing import NamedTuple
 
-from renderer.records import Snapshot
+from renderer.records import Decided, Snapshot
 
 ENTRY = re.compile(r'^  (?:"([^"\\]+)"|([A-Za-z0-9][A-Za-z0-9_.-]*)):(?:\s|$)')
 
@@ -84,15 +85,6 @@ def split_spec(text: str) -> Split | None:
     return Split("".join(lines[:first]) + block_head, chunks, "".join(lines[end:]))
 
 
-class Decided(NamedTuple):
-    """What the short way found: the part to decide fully, and what stays as the snapshot has it."""
-
-    part: bytes  # the spec of the head and the chunks to decide
-    elsewhere: frozenset[str]  # every other name, which the part may name as an input
-    premade: dict[str, str]  # unchanged names the part's assets need: sha256 of their outputs
-    unchanged: dict[str, str]  # unchanged names outside the part: sha256 of their outputs
-
-
 def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None) -> Decided | None:
     """Whether, and how, a changed spec can be decided from the snapshot; None: take the full path."""
     from renderer.store.state import file_digest, stat_pair
@@ -107,11 +99,13 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
         return None
     if split is None or split.head_sha != state.head_sha:
         return None
-    for path, stamp in state.files.items():
-        if stat_pair(path) != (stamp.size, stamp.mtime_ns):
-            return None  # an input file changed: the full path re-hashes it
     old = state.chunks
+    moved = {path for path, stamp in state.files.items() if stat_pair(path) != (stamp.size, stamp.mtime_ns)}
+    readers = {entry for entry, (_, _, used) in old.items() if moved.intersection(used)}
+    if moved and (not readers or not all(entry in split.chunks for entry in readers)):
+        return None  # a changed file the snapshot cannot place: the full path hashes them all
     changed = {entry for entry, text in split.chunks.items() if entry not in old or old[entry][0] != digest(text)}
+    changed |= readers  # an entry that reads a changed file is decided again; the part's run re-hashes it
     gone = {entry for entry in old if entry not in split.chunks}
     stale = {name for entry in changed | gone if entry in old for name in old[entry][1]}
     if not changed and not gone:
@@ -128,7 +122,7 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
             if user not in affected and user not in stale:
                 affected.add(user)
                 todo.append(user)
-    owner = {name: entry for entry, (_, names) in old.items() for name in names}
+    owner = {name: entry for entry, (_, names, _) in old.items() for name in names}
     entries_affected = {owner[name] for name in affected if name in owner}
     if any(entry in gone for entry in entries_affected):
         return None
@@ -155,13 +149,16 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
 
 
 def snapshot_chunks(
-    spec_bytes: bytes, names_by_entry: dict[str, list[str]]
-) -> tuple[str, dict[str, tuple[str, tuple[str, ...]]]]:
-    """What a snapshot keeps for the short way: the head's digest, and each entry's digest and names."""
+    spec_bytes: bytes, names_by_entry: dict[str, list[str]], files_by_entry: dict[str, set[str]]
+) -> tuple[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]]:
+    """What a snapshot keeps for the short way: the head's digest, and each entry's digest, names and files."""
     try:
         split = split_spec(spec_bytes.decode("utf-8"))
     except UnicodeDecodeError:
         split = None
     if split is None or set(split.chunks) != set(names_by_entry):
         return "", {}
-    return split.head_sha, {e: (digest(t), tuple(names_by_entry[e])) for e, t in split.chunks.items()}
+    return split.head_sha, {
+        e: (digest(t), tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ()))))
+        for e, t in split.chunks.items()
+    }

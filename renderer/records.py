@@ -223,6 +223,7 @@ class StateAsset(NamedTuple):
     deps: tuple[str, ...]
     sha256: str
     manifest_line: str  # its manifest.json line with status "cached": a no-op run's manifest is made of these
+    provider: str = ""
 
 
 class FileStamp(NamedTuple):
@@ -244,6 +245,17 @@ class Snapshot(NamedTuple):
     files: dict[str, FileStamp]
     assets: dict[str, StateAsset]  # in the order of their output paths, the manifest's order
     # for deciding only what an edit touched (incremental.py): the digest of the spec outside its assets
-    # block, and each entry's digest and the names it made; "" and {} when the spec's layout is unusual
+    # block, and each entry's digest, the names it made and the input files they read (as ``files`` has
+    # them); "" and {} when the spec's layout is unusual
     head_sha: str = ""
-    chunks: dict[str, tuple[str, tuple[str, ...]]] = {}
+    chunks: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+class Decided(NamedTuple):
+    """What the short way (renderer.incremental) found for an edited spec: the part to decide fully, and
+    what stays as the snapshot has it."""
+
+    part: bytes  # the spec of the head and the chunks to decide
+    elsewhere: frozenset[str]  # every other name, which the part may name as an input
+    premade: dict[str, str]  # unchanged names the part's assets need: sha256 of their outputs
+    unchanged: dict[str, str]  # unchanged names outside the part: sha256 of their outputs

@@ -26,6 +26,7 @@ def project_text(assets: dict[str, dict[str, Any]], *, comment: str = "") -> str
 
 
 SHORT: list[int] = []  # how many assets each plan that took the short way decided
+SHORT_RENDERS: list[int] = []  # and each render
 
 
 def decisions(spec: Path, cache: Path, *, full: bool) -> tuple[int, dict[str, Any]]:
@@ -45,10 +46,24 @@ def decisions(spec: Path, cache: Path, *, full: bool) -> tuple[int, dict[str, An
     }
 
 
-def edit(rng: random.Random, assets: dict[str, dict[str, Any]], counter: list[int]) -> str:
+REFS = ["refs/r0.png", "refs/r1.png", "refs/r2.png"]
+
+
+def write_ref(folder: Path, ref: str, shade: int) -> None:
+    from PIL import Image
+
+    path = folder / ref
+    path.parent.mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8), (shade % 256, 40, 90)).save(path)
+
+
+def edit(rng: random.Random, assets: dict[str, dict[str, Any]], counter: list[int], folder: Path) -> str:
     names = list(assets)
-    kind = rng.choice(["prompt", "prompt", "add", "remove-leaf", "remove-any", "inputs", "noop-comment", "bad"])
-    if kind == "prompt":
+    kinds = ["prompt", "prompt", "add", "remove-leaf", "remove-any", "inputs", "file", "file", "noop-comment", "bad"]
+    kind = rng.choice(kinds)
+    if kind == "file":  # an input file changes: what reads it, and what depends on that, is made again
+        write_ref(folder, rng.choice(REFS), rng.randrange(1 << 16))
+    elif kind == "prompt":
         name = rng.choice(names)
         assets[name]["prompt"] += " again"
     elif kind == "add":
@@ -63,29 +78,66 @@ def edit(rng: random.Random, assets: dict[str, dict[str, Any]], counter: list[in
     elif kind == "inputs":
         name = rng.choice(names)
         earlier = names[: names.index(name)]
-        assets[name]["inputs"] = rng.sample(earlier, min(len(earlier), rng.randint(0, 2)))
+        assets[name]["inputs"] = rng.sample(earlier + REFS, min(len(earlier), rng.randint(0, 2)))
     elif kind == "bad":
         assets[rng.choice(names)]["inputs"] = ["no-such-asset-or-file"]
     return kind
 
 
+def outcome_of_render(spec: Path, cache: Path) -> dict[str, Any]:
+    """What a render left: the lockfile, the manifest (statuses aside) and the no-op snapshot."""
+    from renderer import __version__
+    from renderer.store.state import load_state, state_path
+
+    manifest = json.loads((spec.parent / "out" / "manifest.json").read_text())
+    for output in manifest["outputs"]:
+        output.pop("status")
+    snapshot = load_state(state_path(cache, spec), __version__)
+    return {"lock": spec.with_suffix(".lock").read_bytes(), "manifest": manifest, "snapshot": snapshot}
+
+
+def render_both_ways(spec: Path, cache: Path, full_plan: dict[str, Any]) -> None:
+    """Render the short way, then check the full path would have made the same: the same assets made, and
+    (re-rendered the full way with the snapshot removed) the same lockfile, manifest and snapshot."""
+    result = render(spec, "--json", "--out", "out", cwd=spec.parent, cache=cache)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    if "decided_again" in document:
+        SHORT_RENDERS.append(document["decided_again"])
+    statuses = {n: a["status"] for n, a in document["assets"].items()}
+    assert statuses.keys() == full_plan["assets"].keys()
+    # a plan cannot know an output before it is made: what it would make may come out as it was (cached)
+    made = {n for n, status in statuses.items() if status == "generated"}
+    assert made <= {n for n, a in full_plan["assets"].items() if a[0] == "generate"}
+    short = outcome_of_render(spec, cache)
+    assert short["snapshot"] is not None, "the short way's render left no snapshot"
+    for state in (cache / "state").iterdir():
+        state.unlink()
+    again = render(spec, "-q", "--out", "out", cwd=spec.parent, cache=cache, env={"RENDER_INCREMENTAL": "0"})
+    assert again.returncode == 0, again.stderr
+    assert short == outcome_of_render(spec, cache)
+
+
 @pytest.mark.parametrize("seed", [1234, 99])
 def test_random_edits_are_decided_as_the_full_path_decides(tmp_path: Path, seed: int) -> None:
     SHORT.clear()
+    SHORT_RENDERS.clear()
     rng = random.Random(seed)
+    for shade, ref in enumerate(REFS):
+        write_ref(tmp_path, ref, shade)
     assets: dict[str, dict[str, Any]] = {}
     for n in range(24):
-        earlier = list(assets)
+        earlier = list(assets) + (REFS if n % 5 == 0 else [])
         assets[f"a{n}"] = {"prompt": f"asset {n}", "inputs": rng.sample(earlier, min(len(earlier), rng.randint(0, 2)))}
     spec = tmp_path / "p.yaml"
     cache = tmp_path / "cache"
     spec.write_text(project_text(assets))
-    assert render(spec, "-q", cwd=tmp_path, cache=cache).returncode == 0
+    assert render(spec, "-q", "--out", "out", cwd=tmp_path, cache=cache).returncode == 0
     counter = [0]
-    compared = 0
-    for step in range(14):
+    compared = rendered = 0
+    for step in range(16):
         before = {name: dict(body, inputs=list(body["inputs"])) for name, body in assets.items()}
-        kind = edit(rng, assets, counter)
+        kind = edit(rng, assets, counter, tmp_path)
         spec.write_text(project_text(assets, comment=f"step {step}" if kind == "noop-comment" else ""))
         short, full = decisions(spec, cache, full=False), decisions(spec, cache, full=True)
         assert short == full, f"step {step} ({kind}) decided differently"
@@ -94,10 +146,12 @@ def test_random_edits_are_decided_as_the_full_path_decides(tmp_path: Path, seed:
             assets.clear()
             assets.update(before)
             spec.write_text(project_text(assets))
-        elif rng.random() < 0.4:  # sometimes render, so the snapshot moves on
-            assert render(spec, "-q", cwd=tmp_path, cache=cache).returncode == 0
-    assert compared == 14
+        elif rng.random() < 0.5:  # sometimes render, so the snapshot moves on
+            render_both_ways(spec, cache, full[1])
+            rendered += 1
+    assert compared == 16 and rendered >= 4
     assert len(SHORT) >= 5 and min(SHORT) < 24  # the short way was taken, and decided only a part
+    assert len(SHORT_RENDERS) >= 2 and min(SHORT_RENDERS) < 24
 
 
 def test_only_plain_block_layouts_are_split() -> None:

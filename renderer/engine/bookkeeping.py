@@ -25,7 +25,7 @@ from renderer.records import (
     StateAsset,
 )
 from renderer.spec.model import Asset, Project
-from renderer.store.lockfile import LockText, lock_path, read_lock_entries, read_lock_text, write_lock
+from renderer.store.lockfile import lock_path, read_lock_part, read_lock_text, write_lock
 from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
 from renderer.store.state import file_digest, save_state
 
@@ -82,18 +82,17 @@ class Books:
         *,
         writes_lock: bool,
         clock: Callable[[], float] = time.monotonic,
-        only: set[str] | None = None,
+        elsewhere: frozenset[str] | None = None,
     ) -> None:
-        """``only``: a plan of a part of a spec reads just those assets' entries (it writes nothing)."""
+        """``elsewhere``: the project is a part of a spec (incremental.py) and these are the spec's other
+        assets; only the part's lockfile entries are read, the others' are written back as they were."""
         self.project = project
         self.writes_lock = writes_lock
         self.clock = clock
         self.lock_file = lock_path(project.path)
-        part = read_lock_entries(self.lock_file, only) if only is not None and not writes_lock else None
-        if part is not None:
-            read, self.lock_bytes, self._lock_text = part, b"", LockText(project.path.name)
-        else:
-            read, self.lock_bytes, self._lock_text = read_lock_text(self.lock_file)
+        self.elsewhere = elsewhere or frozenset()
+        part = read_lock_part(self.lock_file, set(project.assets)) if elsewhere is not None else None
+        read, self.lock_bytes, self._lock_text = part if part is not None else read_lock_text(self.lock_file)
         self.locked: Mapping[str, LockEntry] = dict(read)  # as read, for lookups and --locked
         self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
         self._dirty = False
@@ -115,12 +114,15 @@ class Books:
 
     def stale_names(self) -> list[str]:
         """Assets in the lockfile that are no longer in the spec."""
-        return sorted(set(self.entries) - set(self.project.assets))
+        named = self.entries.keys() | self._lock_text.outside.keys()
+        return sorted(named - self.project.assets.keys() - self.elsewhere)
 
     def forget_removed(self) -> None:
-        for name in self.stale_names():
-            del self.entries[name]
+        stale = self.stale_names()
+        for name in stale:
+            self.entries.pop(name, None)
             self._dirty = True
+        self._lock_text.drop(set(stale))
 
     async def writer(self) -> None:
         """Runs for the whole render, writing the lockfile in a worker thread as assets finish."""
@@ -158,11 +160,16 @@ class Books:
                 for stale in folder.glob(pattern):
                     stale.unlink(missing_ok=True)
 
-    def write_manifest(self, entries: Mapping[str, ManifestEntry]) -> tuple[Path, dict[str, str]]:
-        """Write the manifest of these outputs (by asset name); return its path and each output's line."""
+    def write_manifest(
+        self, entries: Mapping[str, ManifestEntry], kept: Mapping[str, StateAsset] | None = None
+    ) -> tuple[Path, dict[str, str]]:
+        """Write the manifest of these outputs (by asset name), and of those ``kept`` as the last snapshot
+        has them (a part of a spec); return its path and each of ``entries``' lines."""
         lines = {name: manifest_line(entry) for name, entry in entries.items()}
-        in_order = sorted(entries, key=lambda name: entries[name].path)
-        data = assemble_manifest(self.project.name, self.project.path.name, [lines[name] for name in in_order])
+        by_path = [(entry.path, lines[name]) for name, entry in entries.items()]
+        by_path += [(asset.output, asset.manifest_line) for asset in (kept or {}).values()]
+        by_path.sort(key=lambda pair: pair[0])
+        data = assemble_manifest(self.project.name, self.project.path.name, [line for _, line in by_path])
         return write_manifest(self.project.output_dir, data), lines
 
     def save_snapshot(
@@ -172,20 +179,40 @@ class Books:
         spec_bytes: bytes,
         files: Mapping[str, FileStamp],
         outputs: Mapping[str, tuple[ManifestEntry, str, tuple[int, int]]],
+        before: Snapshot | None = None,
     ) -> None:
         """Save the no-op snapshot of a complete, successful run: ``outputs`` has every asset's manifest
-        entry, its line in this run's manifest, and the (size, mtime_ns) of its output file."""
+        entry, its line in this run's manifest, and the (size, mtime_ns) of its output file. A part of a
+        spec takes the assets it did not decide (``self.elsewhere``, and those it took as made) from
+        ``before``, the snapshot it was decided against."""
         deps = self.project.deps()
         by_entry: dict[str, list[str]] = {}
+        files_of: dict[str, set[str]] = {}
+        root = self.project.root
         for name, asset in self.project.assets.items():
-            by_entry.setdefault(asset.entry or name, []).append(name)
-        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry)
+            entry_name = asset.entry or name
+            by_entry.setdefault(entry_name, []).append(name)
+            used = files_of.setdefault(entry_name, set())
+            used.update(str(root / ref.target) for ref in asset.inputs if ref.kind == "file")
         assets: dict[str, StateAsset] = {}
-        for name in sorted(outputs, key=lambda name: outputs[name][0].path):
+        all_files = dict(files)
+        if before is not None:
+            for entry_name, (_, names, used_files) in before.chunks.items():
+                if names and names[0] in self.elsewhere:
+                    by_entry[entry_name] = list(names)
+                    files_of[entry_name] = set(used_files)
+            kept = (self.elsewhere | self.project.assets.keys()) - outputs.keys()
+            assets.update((name, before.assets[name]) for name in kept)
+            # the files some entry still reads: hashed by this run, or as the snapshot had them
+            known = {**before.files, **files}
+            all_files = {path: known[path] for used in files_of.values() for path in used if path in known}
+        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of)
+        for name in outputs:
             entry, written, (size, mtime_ns) = outputs[name]
             # a no-op run takes everything from the cache: only lines that say "generated" change
             line = written if entry.status == AssetStatus.CACHED else manifest_line(_cached(entry))
-            assets[name] = StateAsset(entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line)
+            provider = self.project.assets[name].provider
+            assets[name] = StateAsset(entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line, provider)
         save_state(
             state_file,
             version,
@@ -195,8 +222,8 @@ class Books:
                 out_dir=str(self.project.output_dir),
                 project=self.project.name,
                 spec_name=self.project.path.name,
-                files=dict(files),
-                assets=assets,
+                files=all_files,
+                assets=dict(sorted(assets.items(), key=lambda item: item[1].output)),
                 head_sha=head_sha,
                 chunks=chunks,
             ),

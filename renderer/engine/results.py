@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from renderer.errors import AssetError, RenderError
-from renderer.records import AssetStatus, OutputRecord, RunMode
+from renderer.records import AssetStatus, Decided, OutputRecord, RunMode
 from renderer.spec.model import Asset
 
 Visit = Callable[[Asset, "Outcome"], Awaitable[None]]
@@ -59,10 +59,9 @@ class RenderOptions:
     remote_push: bool = True
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat (claims.py)
     executor: ExecutorChoice = field(default_factory=lambda: ExecutorChoice("local"))
-    # assets whose outputs are known and unchanged (sha256 by name), taken as made and never visited: a part
-    # of a spec decided incrementally (incremental.py) names them for the assets that need them
-    premade: dict[str, str] = field(default_factory=dict)
-    part: bool = False  # the project is a part of a spec (incremental.py): never pruned, never snapshotted
+    # the project is a part of a spec decided incrementally (incremental.py): its premade assets are taken as
+    # made and never visited, and the spec's other assets stay as the snapshot it was decided against has them
+    part: Decided | None = None
     max_cost: float | None = None  # USD one run may spend on paid jobs (budget.py); None: no cap
     allow_unknown_cost: bool = False  # under a cap, submit jobs whose cost nobody can estimate
     mode: RunMode = RunMode.RENDER
@@ -104,7 +103,7 @@ class RunResult:
     outcomes: dict[str, Outcome]  # in the order of the graph
     lock_current: bool = True
     lock_problems: list[str] = field(default_factory=list)
-    decided_again: int | None = None  # a plan of a part of a spec: how many assets it decided (incremental.py)
+    decided_again: int | None = None  # a part of a spec: how many assets it decided (incremental.py)
     manifest: Path | None = None
     notes: list[str] = field(default_factory=list)  # what the user should know about the run as a whole
 

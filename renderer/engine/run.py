@@ -97,17 +97,25 @@ class Run:
                 "; ".join(f"no asset named '{n}' in {project.display}{did_you_mean(n, names)}" for n in unknown)
             )
         members = closure(deps, options.selection) if options.selection else set(deps)
-        members -= set(options.premade)
+        # the whole spec: every asset, or (a part of a spec) every asset of the part and the rest unchanged
+        self.whole_project = members == set(deps)
+        self.part = options.part
+        premade = options.part.premade if options.part is not None else {}
+        members -= premade.keys()
         self.deps = {n: [x for x in d if x in members] for n, d in deps.items() if n in members}
         self.order = topological_order(self.deps)
         self.priority = critical_path_lengths(self.deps, self.order)
-        self.whole_project = members == set(deps) and not options.part
 
-        # a part of a spec (premade outputs given) reads only its own lockfile entries
-        self.books = Books(project, writes_lock=self.mode.writes_lock, only=set(deps) if options.part else None)
+        self.books = Books(
+            project,
+            writes_lock=self.mode.writes_lock,
+            elsewhere=options.part.elsewhere if options.part is not None else None,
+        )
         self.cache = Cache(options.cache_dir, store)
         self.state_file = state_path(options.cache_dir, project.path)
-        prior = load_state(self.state_file, options.version)
+        prior = self.prior = load_state(self.state_file, options.version)
+        if options.part is not None and prior is None:
+            raise UsageError("a part of a spec is decided against the snapshot it came from, which is gone")
         self.hasher = InputHasher(project, prior.files if prior else None)
         self.remote = self.open_remote(options)
         self.outputs = Outputs(
@@ -160,7 +168,7 @@ class Run:
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
         self.held_by: dict[str, str] = {}  # held asset -> the asset with takes whose pick it waits for
-        for name, digest in options.premade.items():
+        for name, digest in premade.items():
             self.outcomes[name] = Outcome(name, AssetStatus.CACHED, sha256=digest)
 
     def open_remote(self, options: RenderOptions) -> Remote | None:
@@ -454,14 +462,18 @@ class Run:
             pick = self.books.pending_pick(name)
             if pick is not None:
                 entries[name] = entry._replace(pick=pick)
-        manifest, lines = self.books.write_manifest(entries)
-        if self.whole_project and complete and len(outcomes) == len(self.project.assets):
+        kept = None
+        if self.part is not None and self.prior is not None:  # the rest of the spec, as the snapshot has it
+            kept = {name: self.prior.assets[name] for name in [*self.part.elsewhere, *self.part.premade]}
+        manifest, lines = self.books.write_manifest(entries, kept)
+        if self.whole_project and complete and len(outcomes) == len(self.order):
             self.books.save_snapshot(
                 self.state_file,
                 self.options.version,
                 self.spec_bytes,
                 self.hasher.stamps,
                 {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
+                before=self.prior if self.part is not None else None,
             )
         notes = [self.scrub(note) for note in self.cache.notes]
         over = self.budget.summary()

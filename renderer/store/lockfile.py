@@ -28,18 +28,35 @@ def render_lock(spec_name: str, entries: dict[str, LockEntry]) -> bytes:
 
 
 class LockText:
-    """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed."""
+    """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed.
 
-    def __init__(self, spec_name: str, known: dict[str, tuple[LockEntry, str]] | None = None) -> None:
+    ``outside``: the text of entries that were not read (a part of a spec, decided incrementally, reads only
+    its own): written back as they were, unless ``drop`` removes them."""
+
+    def __init__(
+        self,
+        spec_name: str,
+        known: dict[str, tuple[LockEntry, str]] | None = None,
+        outside: dict[str, str] | None = None,
+    ) -> None:
         self.spec_name = spec_name
         self._texts = dict(known or {})
+        self.outside = dict(outside or {})
+
+    def drop(self, names: set[str]) -> None:
+        for name in names:
+            self.outside.pop(name, None)
 
     def render(self, entries: dict[str, LockEntry]) -> bytes:
+        names = sorted(entries.keys() | self.outside.keys()) if self.outside else sorted(entries)
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
-        lines.append("\n" if entries else " {}\n")
+        lines.append("\n" if names else " {}\n")
         texts = {}
-        for name in sorted(entries):
-            entry = entries[name]
+        for name in names:
+            entry = entries.get(name)
+            if entry is None:
+                lines.append(self.outside[name])
+                continue
             known = self._texts.get(name)
             text = (
                 known[1] if known is not None and (known[0] is entry or known[0] == entry) else _entry_text(name, entry)
@@ -116,27 +133,47 @@ def read_lock_text(path: Path) -> tuple[dict[str, LockEntry], bytes, LockText]:
     return entries, data, LockText(spec_name or path.with_suffix(".yaml").name)
 
 
-def read_lock_entries(path: Path, names: set[str]) -> dict[str, LockEntry] | None:
-    """Only these assets' entries, read straight from a lockfile in render's own format (a part of a spec
-    decided incrementally needs a few of many thousands); None for any other lockfile: read it all."""
+def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], bytes, LockText] | None:
+    """Like ``read_lock_text``, but parsing only these assets' entries: the LockText keeps every other
+    entry's text as it is (a part of a spec decided incrementally needs a few of many thousands). None for
+    a lockfile not in render's own format: read it all."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return {}, b"", LockText(path.with_suffix(".yaml").name)
     head = data.split(b"\n", 4)
-    if len(head) < 5 or head[3] != b"assets:":
+    if len(head) < 5 or head[3] != b"assets:" or not head[2].startswith(b"spec: "):
         return None
-    text = data.decode("utf-8", "replace")
-    segments = []
-    for name in sorted(names):
-        start = text.find(f"\n  {_scalar(name)}:\n")
-        if start < 0:
-            continue
-        end = text.find('\n\n  "', start + 1)
-        segments.append(text[start : end + 1 if end >= 0 else len(text)])
-    part = b"\n".join(head[:4]) + b"\n" + "".join(segments).encode()
-    parsed = _parse_own_format(part if segments else b"\n".join(head[:3]) + b"\nassets: {}\n")
-    return parsed[0] if parsed is not None else None
+    try:
+        body = head[4].decode("utf-8")
+        spec_name = json.loads(head[2][6:])
+    except ValueError:
+        return None
+    # every entry starts with a line '  "name":' (fields are indented further), after one blank line
+    starts = [match.start() for match in _ENTRY_START.finditer(body)]
+    if body and starts[:1] != [0]:
+        return None
+    mine, outside = [], {}
+    for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
+        text = body[start:end]
+        try:
+            name = json.loads(text[3 : text.index('":\n') + 1])
+        except ValueError:
+            return None
+        if name in names:
+            mine.append(text)
+        else:
+            outside[name] = text
+    parsed = _parse_own_format(
+        b"\n".join(head[:4]) + b"\n" + "".join(mine).encode() if mine else b"\n".join(head[:3]) + b"\nassets: {}\n"
+    )
+    if parsed is None:
+        return None
+    entries, texts = parsed
+    return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries}, outside)
+
+
+_ENTRY_START = re.compile(r'\n  "')
 
 
 def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], str | None]:
