@@ -67,7 +67,7 @@ def show(n: int, label: str, runs: list[tuple[float, float]]) -> None:
     times = [t for t, _ in runs]
     best, median, peak = min(times), statistics.median(times), max(m for _, m in runs)
     print(
-        f"N={n:>6}  {label:<40} best {best:.3f} s  median {median:.3f} s  {median / n * 1e6:6.1f} us/asset  {peak:4.0f} MB"
+        f"N={n:>6}  {label:<44} best {best:.3f} s  median {median:.3f} s  {median / n * 1e6:6.1f} us/asset  {peak:4.0f} MB"
     )
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from renderer.engine.results import ExecutorChoice
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
-    from renderer.incremental import Decided
+    from renderer.records import Decided, Snapshot
     from renderer.spec.model import Project
     from renderer.store.remote import Remote
 
@@ -559,11 +559,11 @@ def _render_slow(
         VALIDATORS.folder = cache_dir / "validators"
 
     incremental = mode is not RunMode.LOCKED and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
-    short = _short_way(args, mode, spec, spec_bytes, cache_dir, out) if incremental else None
+    short = _short_way(args, spec, spec_bytes, cache_dir, out) if incremental else None
     if short is not None:
-        project, decided = short
+        project, decided, before = short
     else:
-        project, decided = load_project(spec, args.spec, spec_bytes, Path(out) if out else None), None
+        project, decided, before = load_project(spec, args.spec, spec_bytes, Path(out) if out else None), None, None
     remote, push = project.remote, project.remote_push
     if os.environ.get("RENDER_REMOTE"):
         remote, push = os.environ["RENDER_REMOTE"], True
@@ -605,9 +605,9 @@ def _render_slow(
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
     used_elsewhere: set[str] = set()
-    if decided is not None:
+    if decided is not None and before is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
-        used_elsewhere = _add_unchanged(result, decided, spec, cache_dir, mode=mode, keys=args.json)
+        used_elsewhere = _add_unchanged(result, decided, before, keys=args.json)
     for note in result.notes:
         print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
@@ -633,9 +633,10 @@ def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoi
 
 
 def _short_way(
-    args: argparse.Namespace, mode: RunMode, spec: Path, spec_bytes: bytes, cache_dir: Path, out: str | None
-) -> tuple[Project, Decided] | None:
-    """The part of a changed spec that needs deciding, loaded, when the snapshot allows (incremental.py)."""
+    args: argparse.Namespace, spec: Path, spec_bytes: bytes, cache_dir: Path, out: str | None
+) -> tuple[Project, Decided, Snapshot] | None:
+    """The part of a changed spec that needs deciding, loaded, when the snapshot allows (incremental.py),
+    and the snapshot it was decided against."""
     from renderer.errors import SpecError
     from renderer.incremental import short_way
     from renderer.spec.resolve import load_project
@@ -668,37 +669,26 @@ def _short_way(
             continue
         if asset.output in taken or (name not in state.assets and name in files):
             return None  # an output another asset has, or a new name that was a file's: the full path
-    return project, decided
+    return project, decided, state
 
 
-def _add_unchanged(
-    result: RunResult, decided: Decided, spec: Path, cache_dir: Path, *, mode: RunMode, keys: bool
-) -> set[str]:
+def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys: bool) -> set[str]:
     """The assets the short way did not decide: cached, as the snapshot has them. Returns the names they use."""
     import json
 
     from renderer.engine.results import Outcome
     from renderer.records import MediaInfo, OutputRecord
-    from renderer.store.state import load_state, state_path
 
-    state = load_state(state_path(cache_dir, spec), __version__)
-    assert state is not None
     used: set[str] = set()
     for name, digest in {**decided.unchanged, **decided.premade}.items():
         entry = state.assets[name]
         used.update(entry.deps)
-        outcome = Outcome(name, AssetStatus.CACHED, provider=entry.provider, output=entry.output, sha256=digest)
-        if keys or not mode.plans:  # a render reports what the outputs cost; --json their keys
+        record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
+        outcome = Outcome(name, AssetStatus.CACHED, entry.provider, entry.output, digest, record=record)
+        if keys:  # --json gives keys and media details: they are in the manifest line
             line = json.loads(entry.manifest_line)
             outcome.key = line.get("key", "").removeprefix("sha256:")
-            outcome.record = OutputRecord(
-                digest,
-                line.get("bytes", 0),
-                line.get("media_type"),
-                entry.provider,
-                cost_usd=line.get("cost_usd"),
-                probe=MediaInfo.from_dict(line),
-            )
+            outcome.record = record._replace(media_type=line.get("media_type"), probe=MediaInfo.from_dict(line))
         result.outcomes[name] = outcome
     return used
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from renderer.records import Decided, Snapshot
@@ -48,6 +49,20 @@ class Split(NamedTuple):
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=2)  # the short way and the snapshot after the render split the same spec
+def split_of(spec_bytes: bytes) -> Split | None:
+    try:
+        return split_spec(spec_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+@lru_cache(maxsize=2)
+def chunk_digests(spec_bytes: bytes) -> dict[str, str]:
+    split = split_of(spec_bytes)
+    return {entry: digest(text) for entry, text in split.chunks.items()} if split is not None else {}
 
 
 def split_spec(text: str) -> Split | None:
@@ -93,10 +108,7 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
         return None
     if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
         return None
-    try:
-        split = split_spec(spec_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
+    split = split_of(spec_bytes)
     if split is None or split.head_sha != state.head_sha:
         return None
     old = state.chunks
@@ -104,7 +116,8 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
     readers = {entry for entry, (_, _, used) in old.items() if moved.intersection(used)}
     if moved and (not readers or not all(entry in split.chunks for entry in readers)):
         return None  # a changed file the snapshot cannot place: the full path hashes them all
-    changed = {entry for entry, text in split.chunks.items() if entry not in old or old[entry][0] != digest(text)}
+    digests = chunk_digests(spec_bytes)
+    changed = {entry for entry in split.chunks if entry not in old or old[entry][0] != digests[entry]}
     changed |= readers  # an entry that reads a changed file is decided again; the part's run re-hashes it
     gone = {entry for entry in old if entry not in split.chunks}
     stale = {name for entry in changed | gone if entry in old for name in old[entry][1]}
@@ -152,13 +165,10 @@ def snapshot_chunks(
     spec_bytes: bytes, names_by_entry: dict[str, list[str]], files_by_entry: dict[str, set[str]]
 ) -> tuple[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]]:
     """What a snapshot keeps for the short way: the head's digest, and each entry's digest, names and files."""
-    try:
-        split = split_spec(spec_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        split = None
+    split = split_of(spec_bytes)
     if split is None or set(split.chunks) != set(names_by_entry):
         return "", {}
+    digests = chunk_digests(spec_bytes)
     return split.head_sha, {
-        e: (digest(t), tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ()))))
-        for e, t in split.chunks.items()
+        e: (digests[e], tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ())))) for e in split.chunks
     }

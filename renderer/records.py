@@ -224,6 +224,7 @@ class StateAsset(NamedTuple):
     sha256: str
     manifest_line: str  # its manifest.json line with status "cached": a no-op run's manifest is made of these
     provider: str = ""
+    cost_usd: float | None = None
 
 
 class FileStamp(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Any
 
 from renderer.dag import find_cycle
 from renderer.errors import Problem, SpecError
-from renderer.providers.registry import declared_options, default_formats, provider_class, provider_names
+from renderer.providers.registry import BUILTIN, declared_options, default_formats, provider_class, provider_names
 from renderer.spec.loader import Marks, Path_, load_yaml
 from renderer.spec.model import (
     ASSET_TYPES,
@@ -245,7 +245,7 @@ def _provider_settings(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
 
 
 def _is_known_provider(name: str) -> bool:
-    return name in provider_names()
+    return name in BUILTIN or name in provider_names()  # a built-in needs no scan of installed packages
 
 
 def _slug(value: Any) -> str:

@@ -156,10 +156,15 @@ def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], b
     mine, outside = [], {}
     for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
         text = body[start:end]
-        try:
-            name = json.loads(text[3 : text.index('":\n') + 1])
-        except ValueError:
+        close = text.find('":\n')
+        if close < 0:
             return None
+        name = text[4:close]
+        if "\\" in name:  # an escape: JSON reads it
+            try:
+                name = json.loads(text[3 : close + 1])
+            except ValueError:
+                return None
         if name in names:
             mine.append(text)
         else:

@@ -19,7 +19,7 @@ from pathlib import Path
 from renderer.dag import closure
 from renderer.records import FileStamp, Snapshot, StateAsset
 
-STATE_VERSION = 8
+STATE_VERSION = 9
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:

@@ -146,6 +146,38 @@ def test_text_remembered_from_a_read_rewrites_the_same_bytes(names: dict[str, st
         assert text.render(changed) == render_lock("p.yaml", changed)
 
 
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), min_size=1, max_size=8),
+    st.data(),
+)
+def test_a_part_read_writes_back_what_the_whole_would(names: dict[str, str], data: st.DataObject) -> None:
+    """read_lock_part parses only some entries; rendering the part's changes (an entry changed, one added,
+    one dropped) gives the bytes a full read and rewrite would."""
+    import tempfile
+
+    from renderer.store.lockfile import read_lock_part
+
+    entries = {name: entry(output=text or "x", job_id=text) for name, text in names.items()}
+    part = set(data.draw(st.lists(st.sampled_from(sorted(entries)), unique=True)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.lock"
+        written = write_lock(path, "p.yaml", entries)
+        read = read_lock_part(path, part | {"new one"})
+        if read is None:  # not render's plain format (unprintable text): the caller reads it all
+            assert not all(text.isprintable() for text in [*names, *names.values()])
+            return
+        got, got_bytes, text = read
+        assert got == {name: entries[name] for name in part} and got_bytes == written
+        assert text.render(got) == written
+        changed = {name: entry(output="changed.png") for name in part}
+        changed["new one"] = entry(output="new.png")
+        outside = sorted(set(entries) - part)
+        if outside:
+            text.drop({outside[0]})
+        expected = {n: e for n, e in {**entries, **changed}.items() if not outside or n != outside[0]}
+        assert text.render(changed) == render_lock("p.yaml", expected)
+
+
 def test_a_three_way_merge_by_asset() -> None:
     from renderer.store.lockfile import merge_locks
 
