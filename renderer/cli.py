@@ -22,6 +22,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -421,7 +422,8 @@ def _cache_dir(args: argparse.Namespace) -> Path:
 def _validate(args: argparse.Namespace) -> int:
     from renderer.spec.resolve import load_project
 
-    project = load_project(Path(args.spec), args.spec)
+    with _quiet_collector():
+        project = load_project(Path(args.spec), args.spec)
     warnings = _machine_warnings(project)
     if args.json:
         import json
@@ -438,12 +440,17 @@ def _machine_warnings(project: Project) -> list[str]:
     from renderer.providers.base import ChecksMachine
     from renderer.providers.registry import provider_class
 
+    checks: dict[str, ChecksMachine | None] = {}  # by provider: a Protocol check costs ~10 us
     warnings: list[str] = []
     for asset in project.assets.values():
-        settings = project.providers.get(asset.provider)
-        cls = provider_class(settings.use if settings else asset.provider)
-        if isinstance(cls, ChecksMachine):  # a class with the classmethod passes the Protocol check
-            warnings += [f"asset '{asset.name}': {p}" for p in cls.machine_problems(asset)]
+        if asset.provider not in checks:
+            settings = project.providers.get(asset.provider)
+            cls = provider_class(settings.use if settings else asset.provider)
+            # a class with the classmethod passes the Protocol check
+            checks[asset.provider] = cls if isinstance(cls, ChecksMachine) else None
+        checker = checks[asset.provider]
+        if checker is not None:
+            warnings += [f"asset '{asset.name}': {p}" for p in checker.machine_problems(asset)]
     return warnings
 
 
@@ -563,7 +570,9 @@ def _render_slow(
     if short is not None:
         project, decided, before = short
     else:
-        project, decided, before = load_project(spec, args.spec, spec_bytes, Path(out) if out else None), None, None
+        with _quiet_collector():
+            project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+        decided, before = None, None
     remote, push = project.remote, project.remote_push
     if os.environ.get("RENDER_REMOTE"):
         remote, push = os.environ["RENDER_REMOTE"], True
@@ -614,6 +623,27 @@ def _render_slow(
     if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)
     return _report_render(project, result, args, stream, elapsed, used_elsewhere)
+
+
+@contextlib.contextmanager
+def _quiet_collector() -> Iterator[None]:
+    """Load a big spec without the cyclic garbage collector, then set what was loaded aside for good.
+
+    Loading 100,000 assets makes millions of objects and no garbage cycles; the collector would scan them
+    again and again (a 100,000-asset spec: 14 s to compose instead of 2, a plan 37 s instead of 21).
+    ``gc.freeze`` keeps later collections from scanning the loaded project, which lives as long as the run."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        # and the walk that follows makes an outcome, a task and a key per asset: collect less often
+        gc.set_threshold(50_000, 20, 100)
+        if enabled:
+            gc.enable()
 
 
 def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoice:

@@ -30,10 +30,12 @@ except AttributeError:  # PyYAML built without libyaml
 class _Walker:
     """Turns a composed node tree into Python data; notes marks, refuses duplicates and alias bombs."""
 
-    def __init__(self, file: str, text: str = "") -> None:
+    def __init__(self, file: str, text: str = "", marks_depth: int = MAX_DEPTH) -> None:
         self.file = file
         self.text = text
         self.marks: Marks = {}
+        self.marks_depth = marks_depth  # values deeper than this get no mark of their own
+        self.line_offset = 0  # the line in the file of the first line of the text composed
         self.problems: list[Problem] = []
         self.nodes = 0
         self.constructor = yaml.constructor.SafeConstructor()
@@ -47,7 +49,9 @@ class _Walker:
             raise _TooBig(node, f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)")
         if depth > MAX_DEPTH:
             raise _TooBig(node, f"the document nests deeper than {MAX_DEPTH} levels")
-        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        marked = depth < self.marks_depth
+        if depth <= self.marks_depth:
+            self.marks.setdefault(path, (node.start_mark.line + 1 + self.line_offset, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)
             result: dict[str, Any] = {}
@@ -59,7 +63,9 @@ class _Walker:
                     first = self.marks.get((*path, key), (0, 0))[0]
                     self.problem(key_node, f"duplicate key '{key}' (first given on line {first}); remove one of them")
                     continue
-                self.marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if marked:
+                    mark = key_node.start_mark
+                    self.marks[(*path, key)] = (mark.line + 1 + self.line_offset, mark.column + 1)
                 result[key] = self.walk(value_node, (*path, key), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -124,8 +130,11 @@ class _TooBig(Exception):
         self.message = message
 
 
-def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any, Marks]:
-    """Parse ``path`` (or ``data``) into plain data and a map from value path to (line, column)."""
+def load_yaml(
+    path: Path, display: str, data: bytes | None = None, *, marks_depth: int = MAX_DEPTH
+) -> tuple[Any, Marks]:
+    """Parse ``path`` (or ``data``) into plain data and a map from value path to (line, column), for the
+    values no deeper than ``marks_depth`` (a big spec's marks take more memory than its data)."""
     if data is None:
         data = read_spec_bytes(path, display)
     try:
@@ -139,6 +148,10 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
         raise SpecError(
             [Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")]
         )
+    if marks_depth < MAX_DEPTH:
+        in_parts = _load_in_parts(text, display, marks_depth)
+        if in_parts is not None:
+            return in_parts
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -149,7 +162,7 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
         raise SpecError([Problem(display, 1, 1, f"this is not valid YAML: {exc}")]) from None
     if node is None:
         raise SpecError([Problem(display, 1, 1, "the file holds no YAML document")])
-    walker = _Walker(display, text)
+    walker = _Walker(display, text, marks_depth)
     try:
         data_out = walker.walk(node, (), 0)
     except _TooBig as exc:
@@ -160,6 +173,45 @@ def load_yaml(path: Path, display: str, data: bytes | None = None) -> tuple[Any,
     if walker.problems:
         raise SpecError(walker.problems)
     return data_out, walker.marks
+
+
+PART_SIZE = 1000  # asset entries composed at once
+
+
+def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Marks] | None:
+    """A spec in plain block layout (incremental.split_spec), composed a thousand asset entries at a time:
+    the node tree of 100,000 entries at once takes a gigabyte. None for any other layout, or any trouble:
+    the whole document is composed then, which says what is wrong and where."""
+    from renderer.incremental import split_spec
+
+    split = split_spec(text)
+    if split is None:
+        return None
+    walker = _Walker(display, text, marks_depth)
+    try:
+        walker.text = split.before + split.after  # the text the marks' indexes are of
+        head_node = yaml.compose(walker.text, Loader=_Loader)
+        head = walker.walk(head_node, (), 0) if head_node is not None else None
+        if not isinstance(head, dict) or "assets" not in head or head["assets"] is not None:
+            return None
+        assets: dict[str, Any] = {}
+        entries = list(split.chunks.values())
+        line = split.before.count("\n")
+        for start in range(0, len(entries), PART_SIZE):
+            part = "".join(entries[start : start + PART_SIZE])
+            walker.text, walker.line_offset = part, line
+            node = yaml.compose(part, Loader=_Loader)
+            composed = walker.walk(node, ("assets",), 1) if node is not None else None
+            if not isinstance(composed, dict):
+                return None
+            assets.update(composed)
+            line += part.count("\n")
+    except (yaml.YAMLError, _TooBig, RecursionError):
+        return None
+    if walker.problems:
+        return None
+    head["assets"] = assets
+    return head, walker.marks
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from renderer.dag import find_cycle
 from renderer.errors import Problem, SpecError
 from renderer.providers.registry import BUILTIN, declared_options, default_formats, provider_class, provider_names
-from renderer.spec.loader import Marks, Path_, load_yaml
+from renderer.spec.loader import MAX_DEPTH, Marks, Path_, load_yaml
 from renderer.spec.model import (
     ASSET_TYPES,
     DEFAULT_EXTENSION,
@@ -58,7 +58,24 @@ def load_project(
     ``elsewhere`` and ``checked`` serve a part of a spec (incremental.py): names of assets the part leaves
     out, which its assets may still name as inputs, and assets whose provider checks passed already."""
     display = display or str(path)
-    raw, marks = load_yaml(path, display, data)
+    try:  # marked to the level of assets only: a spec with a problem is read again, marked in full
+        return _load_project(path, display, data, out_dir, elsewhere, checked, marks_depth=2)
+    except SpecError:
+        pass
+    return _load_project(path, display, data, out_dir, elsewhere, checked, marks_depth=MAX_DEPTH)
+
+
+def _load_project(
+    path: Path,
+    display: str,
+    data: bytes | None,
+    out_dir: Path | None,
+    elsewhere: frozenset[str],
+    checked: frozenset[str],
+    *,
+    marks_depth: int,
+) -> Project:
+    raw, marks = load_yaml(path, display, data, marks_depth=marks_depth)
     problems = _Problems(display, marks)
     if not isinstance(raw, dict):
         raise SpecError([Problem(display, 1, 1, "a project file must be a mapping with 'version' and 'assets'")])

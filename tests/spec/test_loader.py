@@ -82,3 +82,47 @@ def test_plain_values_read_as_yaml_1_2_as_editors_read_them(tmp_path: Path) -> N
         "quoted": "12",
         "forced": "5",
     }
+
+
+PARTED = """# yaml-language-server: $schema=x
+version: 1
+name: parts
+vars: {who: "a fox"}
+assets:
+  # a comment at the top of the block
+  a: {type: image, prompt: "one", seed: 16:9}
+  b:
+    type: image
+    prompt: |
+      two lines
+
+      with a blank one
+    size: !!str 5
+  "c d": {type: image, prompt: 'three', inputs: [a, b]}
+  e: {type: image, prompt: no}
+# after the assets
+defaults: {provider: local}
+"""
+
+
+@pytest.mark.parametrize("part_size", [1, 2, 1000])
+def test_a_spec_composed_in_parts_reads_as_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_size: int
+) -> None:
+    """The light pass composes asset entries a thousand at a time; the data, and the marks it keeps (to the
+    level of assets), are those of composing the whole document."""
+    import renderer.spec.loader as loader
+
+    monkeypatch.setattr(loader, "PART_SIZE", part_size)
+    whole, whole_marks = load_yaml(tmp_path / "p.yaml", "p.yaml", PARTED.encode())
+    parts, part_marks = load_yaml(tmp_path / "p.yaml", "p.yaml", PARTED.encode(), marks_depth=2)
+    assert parts == whole and list(parts) == list(whole) and list(parts["assets"]) == ["a", "b", "c d", "e"]
+    assert parts["assets"]["b"]["size"] == "5" and parts["assets"]["a"]["seed"] == "16:9"
+    for name in ("a", "b", "c d", "e"):
+        assert part_marks[("assets", name)] == whole_marks[("assets", name)]
+    assert all(len(path) <= 2 for path in part_marks)
+    # a problem inside an entry (a duplicate key) is refused in parts too: the caller reads it whole then
+    with pytest.raises(SpecError):
+        load_yaml(
+            tmp_path / "p.yaml", "p.yaml", PARTED.replace("seed: 16:9", "seed: 1, seed: 2").encode(), marks_depth=2
+        )
