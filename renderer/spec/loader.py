@@ -22,9 +22,23 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 64
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+
+
+class _Loader(_Base):
+    """The safe loader, minus YAML 1.1's guessing of plain scalars' types: the walker reads them as YAML
+    1.2 itself (core_scalar), so only the merge key needs its tag (a third of the time of composing)."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and value == "<<":
+            return _MERGE
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _STR
+        return str(super().resolve(kind, value, implicit))
 
 
 class _Walker:
@@ -35,6 +49,7 @@ class _Walker:
         self.text = text
         self.marks: Marks = {}
         self.marks_depth = marks_depth  # values deeper than this get no mark of their own
+        self.merges = "<<" in text  # merge keys are flattened only where one may be
         self.line_offset = 0  # the line in the file of the first line of the text composed
         self.problems: list[Problem] = []
         self.nodes = 0
@@ -53,7 +68,8 @@ class _Walker:
         if depth <= self.marks_depth:
             self.marks.setdefault(path, (node.start_mark.line + 1 + self.line_offset, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)
+            if self.merges:
+                self.constructor.flatten_mapping(node)
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = self.scalar_key(key_node)
@@ -87,6 +103,8 @@ class _Walker:
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, "a key must be plain text, not a list or mapping")
             return None
+        if not self.tagged(node):
+            return str(node.value)  # a key is its text, whatever type YAML would guess for it
         value = self.constructor.construct_object(node)
         if not isinstance(value, str):
             # YAML reads `1:` or `yes:` as a number or boolean; keys are names, so keep the text.
