@@ -639,6 +639,7 @@ def _quiet_collector() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.collect(0)  # what loading threw away (everything it made is young): then the rest set aside
         gc.freeze()
         # and the walk that follows makes an outcome, a task and a key per asset: collect less often
         gc.set_threshold(50_000, 20, 100)

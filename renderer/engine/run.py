@@ -220,7 +220,15 @@ class Run:
                 self.reporter.finished(outcome)
             return outcome
 
-        await run_graph(self.order, self.deps, one, skip, keep_going=self.options.keep_going, priority=self.priority)
+        await run_graph(
+            self.order,
+            self.deps,
+            one,
+            skip,
+            keep_going=self.options.keep_going,
+            priority=self.priority,
+            max_started=max(256, 4 * self.options.jobs),
+        )
         return {name: self.outcomes[name] for name in self.order if name in self.outcomes}
 
     async def locate(self, asset: Asset, outcome: Outcome) -> tuple[Inputs, str] | None:
@@ -252,7 +260,10 @@ class Run:
 
         async def visit(asset: Asset, outcome: Outcome) -> None:
             if asset.takes <= 1:
-                return await plain(asset, outcome)
+                await plain(asset, outcome)
+                if outcome.status is not AssetStatus.GENERATE:  # only what is to be made is explained
+                    self.recipes.pop(asset.name, None)
+                return
             take = self.picked(asset, outcome)
             if take is None:
                 return
@@ -345,6 +356,7 @@ class Run:
         if status is AssetStatus.GENERATED:
             self.explain(outcome)
             self.cache.remember_recipe(key, self.recipes[asset.name])
+        del self.recipes[asset.name]  # 100,000 recipes would hold a hundred megabytes to the end
         outcome.cost_usd = record.cost_usd if status is AssetStatus.GENERATED else None
         paid = status is AssetStatus.GENERATED and not self.pool.class_of(asset.provider).free
         self.books.record(asset.name, lock_entry(asset, key, inputs.hashes, record), urgent=paid)

@@ -75,17 +75,18 @@ async def run_graph(
     *,
     keep_going: bool,
     priority: Mapping[str, int] | None = None,
+    max_started: int = 256,
 ) -> dict[str, NodeResult]:
     """Run ``work`` for every name in ``order`` once its deps are done.
 
     A failure skips everything that needs it. Without ``keep_going`` nothing new starts after a failure,
-    but what is already running finishes: those jobs may be paid for. Nodes that become ready together
-    start in order of ``priority``, highest first.
+    but what is already running finishes: those jobs may be paid for. Ready nodes start in order of
+    ``priority``, highest first, and at most ``max_started`` are started and unfinished at once (the rest
+    wait in the ready queue, not as 100,000 suspended tasks).
 
-    A node's work starts in the task that made it ready and, if it finishes without waiting (a cached
-    output, a plan), the next one follows in the same task: no task per node, which for 100,000 cached
-    assets is most of the time. Work that waits keeps its task, and the nodes still to start move to a
-    new one, so waiting work never holds up the rest.
+    A node's work starts in a task that is free and, if it finishes without waiting (a cached output, a
+    plan), the next one follows in the same task: no task per node, which for 100,000 cached assets is
+    most of the time. Work that waits keeps its task, and another task goes on with the ready queue.
     """
     rank = priority or {}
     members = set(order)
@@ -99,52 +100,61 @@ async def run_graph(
     results: dict[str, NodeResult] = {}
     stopping: list[str] = []
     sequence = itertools.count()
+    ready: list[tuple[int, int, str]] = []
+    started = [0]  # nodes whose work has begun and not ended
+
+    def push(name: str) -> None:
+        heapq.heappush(ready, (-rank.get(name, 0), next(sequence), name))
+
+    def done(name: str, result: NodeResult, failed: str | None) -> None:
+        results[name] = result
+        if result.stops_others and not stopping and not keep_going and failed is None:
+            stopping.append(name)
+        for user in users[name]:
+            remaining[user] -= 1
+            if remaining[user] == 0:
+                push(user)
 
     async with anyio.create_task_group() as group:
 
-        def push(queue: list[tuple[int, int, str]], name: str) -> None:
-            heapq.heappush(queue, (-rank.get(name, 0), next(sequence), name))
+        def another() -> None:
+            """Some work waits: a task of its own goes on with the ready queue, unless enough have begun."""
+            if ready and started[0] < max_started:
+                group.start_soon(drain)
 
-        def done(queue: list[tuple[int, int, str]], name: str, result: NodeResult, failed: str | None) -> None:
-            results[name] = result
-            if result.stops_others and not stopping and not keep_going and failed is None:
-                stopping.append(name)
-            for user in users[name]:
-                remaining[user] -= 1
-                if remaining[user] == 0:
-                    push(queue, user)
-
-        async def drain(queue: list[tuple[int, int, str]]) -> None:
+        async def drain() -> None:
             inline = 0
-            while queue:
-                name = heapq.heappop(queue)[2]
+            while ready and started[0] < max_started:
+                name = heapq.heappop(ready)[2]
                 failed = next((d for d in deps.get(name, ()) if d in results and results[d].blocks_dependents), None)
                 if failed is not None:
-                    done(queue, name, skip(name, f"needs '{failed}', which did not finish"), failed)
+                    done(name, skip(name, f"needs '{failed}', which did not finish"), failed)
                     continue
                 if stopping:
                     reason = f"not started because '{stopping[0]}' failed (use --keep-going to go on)"
-                    done(queue, name, skip(name, reason), None)
+                    done(name, skip(name, reason), None)
                     continue
-                coroutine = work(name)
+                started[0] += 1
                 try:
-                    awaited = coroutine.send(None)
-                except StopIteration as finished:  # done without waiting
-                    done(queue, name, finished.value, None)
-                    inline += 1
-                    if inline % YIELD_EVERY == 0:
-                        await anyio.lowlevel.checkpoint()  # let the others (the lockfile writer) run
-                    continue
-                if queue:  # it waits: what is still to start goes on in a task of its own
-                    group.start_soon(drain, queue)
-                    queue = []
-                done(queue, name, await _go_on(coroutine, awaited), None)
+                    coroutine = work(name)
+                    try:
+                        awaited = coroutine.send(None)
+                    except StopIteration as finished:  # done without waiting
+                        result = finished.value
+                    else:
+                        another()
+                        result = await _go_on(coroutine, awaited)
+                finally:
+                    started[0] -= 1
+                done(name, result, None)
+                inline += 1
+                if inline % YIELD_EVERY == 0:
+                    await anyio.lowlevel.checkpoint()  # let the others (the lockfile writer) run
 
-        first: list[tuple[int, int, str]] = []
         for name in order:
             if remaining[name] == 0:
-                push(first, name)
-        group.start_soon(drain, first)
+                push(name)
+        group.start_soon(drain)
     return results
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,36 @@ def test_every_node_starts_after_all_its_inputs_finished(deps: dict[str, list[st
     for name, needs in deps.items():
         for dep in needs:
             assert position[("end", dep)] < position[("start", name)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(dags(), st.integers(min_value=1, max_value=4), st.sets(st.integers(min_value=0, max_value=40)))
+def test_work_that_waits_or_not_runs_every_node_once_in_order_within_the_limit(
+    deps: dict[str, list[str]], limit: int, waiting: set[int]
+) -> None:
+    """Some work finishes without waiting (run in the task that made it ready), some waits (a task of its
+    own); either way each node runs once, after its deps, and never more than ``max_started`` at once."""
+    started: list[str] = []
+    ended: set[str] = set()
+    running = [0, 0]  # now, most
+
+    async def work(name: str) -> Result:
+        assert all(d in ended for d in deps[name]), f"{name} started before its deps ended"
+        started.append(name)
+        running[0] += 1
+        running[1] = max(running[1], running[0])
+        if sorted(deps).index(name) in waiting:
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+        running[0] -= 1
+        ended.add(name)
+        return Result(name, True)
+
+    async def main() -> dict[str, Result]:
+        return await run_graph(
+            list(deps), deps, work, lambda n, why: Result(n, False, why), keep_going=False, max_started=limit
+        )
+
+    results = anyio.run(main)
+    assert sorted(started) == sorted(deps) and set(results) == set(deps)
+    assert running[1] <= limit
