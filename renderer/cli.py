@@ -616,7 +616,7 @@ def _render_slow(
     used_elsewhere: set[str] = set()
     if decided is not None and before is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
-        used_elsewhere = _add_unchanged(result, decided, before, keys=args.json)
+        used_elsewhere = _add_unchanged(result, decided, before, keys=args.json, with_records=not mode.plans)
     for note in result.notes:
         print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
@@ -703,7 +703,7 @@ def _short_way(
     return project, decided, state
 
 
-def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys: bool) -> set[str]:
+def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys: bool, with_records: bool) -> set[str]:
     """The assets the short way did not decide: cached, as the snapshot has them. Returns the names they use."""
     import json
 
@@ -713,12 +713,15 @@ def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys
     used: set[str] = set()
     for name, digest in {**decided.unchanged, **decided.premade}.items():
         entry = state.assets[name]
-        used.update(entry.deps)
-        record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
-        outcome = Outcome(name, AssetStatus.CACHED, entry.provider, entry.output, digest, record=record)
+        if with_records:  # a render names the finished products: what nothing else uses
+            used.update(entry.deps)
+        outcome = Outcome(name, AssetStatus.CACHED, entry.provider, entry.output, digest)
+        if with_records:  # a render says what the outputs cost
+            outcome.record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
         if keys:  # --json gives keys and media details: they are in the manifest line
             line = json.loads(entry.manifest_line)
             outcome.key = line.get("key", "").removeprefix("sha256:")
+            record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
             outcome.record = record._replace(media_type=line.get("media_type"), probe=MediaInfo.from_dict(line))
         result.outcomes[name] = outcome
     return used

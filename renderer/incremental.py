@@ -162,13 +162,24 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
 
 
 def snapshot_chunks(
-    spec_bytes: bytes, names_by_entry: dict[str, list[str]], files_by_entry: dict[str, set[str]]
+    spec_bytes: bytes,
+    names_by_entry: dict[str, list[str]],
+    files_by_entry: dict[str, set[str]],
+    kept: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] | None = None,
 ) -> tuple[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]]:
-    """What a snapshot keeps for the short way: the head's digest, and each entry's digest, names and files."""
+    """What a snapshot keeps for the short way: the head's digest, and each entry's digest, names and files
+    (``kept``: entries a part of a spec left as the last snapshot has them)."""
     split = split_of(spec_bytes)
-    if split is None or set(split.chunks) != set(names_by_entry):
+    kept = kept or {}
+    if split is None or len(split.chunks) != len(names_by_entry.keys() | kept.keys()):
         return "", {}
     digests = chunk_digests(spec_bytes)
-    return split.head_sha, {
-        e: (digests[e], tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ())))) for e in split.chunks
-    }
+    chunks = {}
+    for e in split.chunks:
+        if e in kept:
+            chunks[e] = kept[e]
+        elif e in names_by_entry:
+            chunks[e] = (digests[e], tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ()))))
+        else:
+            return "", {}
+    return split.head_sha, chunks

@@ -205,17 +205,17 @@ class Books:
             used.update(str(root / ref.target) for ref in asset.inputs if ref.kind == "file")
         assets: dict[str, StateAsset] = {}
         all_files = dict(files)
+        kept_chunks = {}
         if before is not None:
-            for entry_name, (_, names, used_files) in before.chunks.items():
-                if names and names[0] in self.elsewhere:
-                    by_entry[entry_name] = list(names)
-                    files_of[entry_name] = set(used_files)
+            kept_chunks = {e: chunk for e, chunk in before.chunks.items() if chunk[1] and chunk[1][0] in self.elsewhere}
             kept = (self.elsewhere | self.project.assets.keys()) - outputs.keys()
             assets.update((name, before.assets[name]) for name in kept)
             # the files some entry still reads: hashed by this run, or as the snapshot had them
             known = {**before.files, **files}
-            all_files = {path: known[path] for used in files_of.values() for path in used if path in known}
-        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of)
+            read = {path for used in files_of.values() for path in used}
+            read.update(path for chunk in kept_chunks.values() for path in chunk[2])
+            all_files = {path: known[path] for path in read if path in known}
+        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of, kept_chunks)
         for name in outputs:
             entry, written, (size, mtime_ns) = outputs[name]
             # a no-op run takes everything from the cache: only lines that say "generated" change
