@@ -142,7 +142,7 @@ class Books:
                     entries = dict(self.entries)
                     began = self.clock()
                     self.lock_bytes = await anyio.to_thread.run_sync(
-                        write_lock, self.lock_file, self.project.path.name, entries, self._lock_text
+                        write_lock, self.lock_file, self.project.path.name, entries, self._lock_text, self.lock_bytes
                     )
                     self._written_at = self.clock()
                     # a big lockfile (100,000 entries: 25 MB) is written less often, so that writing it
@@ -151,7 +151,9 @@ class Books:
 
     def flush(self) -> None:
         if self._dirty and self.writes_lock:
-            self.lock_bytes = write_lock(self.lock_file, self.project.path.name, self.entries, self._lock_text)
+            self.lock_bytes = write_lock(
+                self.lock_file, self.project.path.name, self.entries, self._lock_text, self.lock_bytes
+            )
             self._dirty = False
             self._written_at = self.clock()
 

@@ -99,10 +99,19 @@ def _scalar(value: Any) -> str:
     return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
-def write_lock(path: Path, spec_name: str, entries: dict[str, LockEntry], text: LockText | None = None) -> bytes:
+def write_lock(
+    path: Path,
+    spec_name: str,
+    entries: dict[str, LockEntry],
+    text: LockText | None = None,
+    previous: bytes | None = None,
+) -> bytes:
+    """Write the lockfile unless it already says this; ``previous``: what it is known to hold (the writer
+    keeps it, so a 50 MB lockfile is not read again to be compared)."""
     data = (text or LockText(spec_name)).render(entries)
     try:
-        if path.read_bytes() == data:
+        known = previous if previous is not None and path.stat().st_size == len(previous) else path.read_bytes()
+        if known == data:
             return data
     except OSError:
         pass
