@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from renderer.incremental import split_spec
+from renderer.spec.split import split_spec
 from tests.helpers import render
 
 

@@ -197,10 +197,10 @@ PART_SIZE = 1000  # asset entries composed at once
 
 
 def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Marks] | None:
-    """A spec in plain block layout (incremental.split_spec), composed a thousand asset entries at a time:
+    """A spec in plain block layout (spec/split.py), composed a thousand asset entries at a time:
     the node tree of 100,000 entries at once takes a gigabyte. None for any other layout, or any trouble:
     the whole document is composed then, which says what is wrong and where."""
-    from renderer.incremental import split_spec
+    from renderer.spec.split import split_spec
 
     split = split_spec(text)
     if split is None:
