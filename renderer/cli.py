@@ -419,9 +419,18 @@ def _cache_dir(args: argparse.Namespace) -> Path:
     return path
 
 
+def _keep_validators_in(cache_dir: Path) -> None:
+    from renderer.spec.schema import VALIDATORS
+
+    if cache_dir.is_dir():  # the compiled schema is kept with the cache, never where a plan writes nothing
+        VALIDATORS.folder = cache_dir / "validators"
+
+
 def _validate(args: argparse.Namespace) -> int:
     from renderer.spec.resolve import load_project
+    from renderer.store.paths import default_cache_dir
 
+    _keep_validators_in(default_cache_dir().resolve())
     with _quiet_collector():
         project = load_project(Path(args.spec), args.spec)
     warnings = _machine_warnings(project)
@@ -560,11 +569,8 @@ def _render_slow(
     from renderer.engine.run import RenderOptions, run_project
     from renderer.report import make_reporter
     from renderer.spec.resolve import load_project
-    from renderer.spec.schema import VALIDATORS
 
-    if cache_dir.is_dir():  # the compiled schema is kept with the cache, never where a plan writes nothing
-        VALIDATORS.folder = cache_dir / "validators"
-
+    _keep_validators_in(cache_dir)
     incremental = mode is not RunMode.LOCKED and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
     short = _short_way(args, spec, spec_bytes, cache_dir, out) if incremental else None
     if short is not None:

@@ -103,35 +103,99 @@ class _Validators:
 VALIDATORS = _Validators()
 
 
+_SAME_FAMILY = {"integer": "number"}  # every integer is a number: those two types overlap
+
+
+def untangle(node: Any) -> Any:
+    """The schema with each ``oneOf`` whose branches are told apart by their ``type`` written as
+    ``if type: then first branch, else the others``: the same verdicts, but fastjsonschema tries every branch
+    of a oneOf and raises an exception for each that fails, twice per input of every asset."""
+    if isinstance(node, list):
+        return [untangle(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: untangle(value) for key, value in node.items()}
+    branches = node.get("oneOf")
+    if (
+        "if" in node
+        or not branches
+        or not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in branches)
+    ):
+        return node
+    first, rest = branches[0], branches[1:]
+    family = _SAME_FAMILY.get(first["type"], first["type"])
+    if rest and all(_SAME_FAMILY.get(b["type"], b["type"]) != family for b in rest):
+        del node["oneOf"]
+        node.update(
+            {"if": {"type": first["type"]}, "then": first, "else": rest[0] if len(rest) == 1 else {"oneOf": rest}}
+        )
+    return node
+
+
+def fast_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The project schema split for the compiled validator: ``head`` (the document, its assets' names but
+    not their bodies) and one schema per asset type. The asset schema's ``allOf`` of "if the type is T then
+    ..." makes fastjsonschema raise an exception for each type an asset is not; an asset whose type is T
+    needs only T's rule. Same verdicts as the whole schema (tests/spec/test_schema.py checks)."""
+    schema = untangle(copy.deepcopy(schema))
+    definitions = schema["definitions"]
+    asset = dict(definitions["asset"])
+    rules = asset.pop("allOf")
+    split = {}
+    for rule in rules:
+        asset_type = rule["if"]["properties"]["type"]["const"]
+        split[asset_type] = {**copy.deepcopy(asset), "allOf": [rule["then"]], "definitions": definitions}
+    assets = schema["properties"]["assets"]
+    schema["properties"]["assets"] = {key: value for key, value in assets.items() if key != "additionalProperties"}
+    return {"head": schema, **split}
+
+
 @cache
-def _fast_validator() -> Any:
-    """The project schema compiled to Python, kept in the cache directory by the schema's digest, so that
-    later runs import it (bytecode and all) instead of generating and compiling it again (0.1 s)."""
+def _fast_validators() -> dict[str, Any]:
+    """The project schema compiled to Python (fast_schemas' parts), kept in the cache directory by the
+    schema's digest, so that later runs import it (bytecode and all) instead of generating and compiling it
+    again (0.1 s)."""
     import hashlib
-    import importlib.util
     import json
 
     # fastjsonschema rewrites the schema it is given (absolute $refs); keep the shared one intact.
-    schema = copy.deepcopy(load_schema("project"))
-    ident = hashlib.sha256((fastjsonschema.VERSION + json.dumps(schema, sort_keys=True)).encode()).hexdigest()[:20]
-    if VALIDATORS.folder is None:
-        return fastjsonschema.compile(schema)
-    folder = VALIDATORS.folder
-    path = folder / f"project_{ident}.py"
-    try:
-        if not path.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            code = fastjsonschema.compile_to_code(schema)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(code, encoding="utf-8")
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(f"_render_validator_{ident}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.validate_https___render_dev_schemas_project_schema_json
-    except Exception:  # a cache that cannot be written (read-only, full): compile in memory
-        return fastjsonschema.compile(copy.deepcopy(load_schema("project")))
+    schemas = fast_schemas(load_schema("project"))
+    ident = hashlib.sha256((fastjsonschema.VERSION + json.dumps(schemas, sort_keys=True)).encode()).hexdigest()[:20]
+    if VALIDATORS.folder is not None:
+        try:
+            return {part: _compiled_in(VALIDATORS.folder, f"project_{ident}_{part}", schemas[part]) for part in schemas}
+        except Exception:  # a cache that cannot be written (read-only, full): compile in memory
+            pass
+    return {part: fastjsonschema.compile(copy.deepcopy(schema)) for part, schema in schemas.items()}
+
+
+def _compiled_in(folder: Path, name: str, schema: dict[str, Any]) -> Any:
+    import importlib.util
+
+    path = folder / f"{name}.py"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        code = fastjsonschema.compile_to_code(copy.deepcopy(schema))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(code, encoding="utf-8")
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(f"_render_validator_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return next(value for key, value in vars(module).items() if key.startswith("validate"))
+
+
+def _fast_validate(data: Any) -> None:
+    """Raises JsonSchemaException unless ``data`` is a valid project: the head, then each asset by its type."""
+    validators = _fast_validators()
+    validators["head"](data)
+    for asset in data["assets"].values():  # the head said: a mapping of mappings... or of anything
+        asset_type = asset.get("type") if isinstance(asset, dict) else None
+        validate = validators.get(asset_type) if isinstance(asset_type, str) and asset_type != "head" else None
+        if validate is None:
+            raise fastjsonschema.JsonSchemaException("not an asset of a known type")
+        validate(asset)
 
 
 def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()) -> list[Problem]:
@@ -142,7 +206,7 @@ def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()
     """
     if not schema_path:
         try:
-            _fast_validator()(data)
+            _fast_validate(data)
             return []
         except fastjsonschema.JsonSchemaException:
             pass

@@ -37,8 +37,9 @@ class LocalStore:
         return self.root / hexdigest[:2] / hexdigest[2:]
 
     def has(self, digest: str, size: int) -> bool:
-        try:
-            return self.path(digest).stat().st_size == size
+        hexdigest = digest.removeprefix("sha256:")
+        try:  # a plain string, not a Path: a plan of 100,000 cached assets asks this 100,000 times
+            return os.stat(f"{self.root}/{hexdigest[:2]}/{hexdigest[2:]}").st_size == size
         except OSError:
             return False
 

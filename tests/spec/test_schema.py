@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import fastjsonschema
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renderer.schemas import load_schema
+from renderer.spec import schema
 from renderer.spec.schema import keys_for_type, validate_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,3 +99,79 @@ def test_an_executor_is_a_word_an_address_or_a_mapping() -> None:
     ]
     found = messages({"version": 1, "executor": {"address": "dask", "workers": 0}, "assets": assets})
     assert found == ["executor: 'executor.workers' must be at least 1 (got 0)"]
+
+
+_ASSET_KEYS = sorted(load_schema("project")["definitions"]["asset"]["properties"]) + ["bogus"]
+_REFS = st.one_of(
+    st.sampled_from(["a", "", "refs/x.png"]),
+    st.fixed_dictionaries({}, optional={"asset": st.sampled_from(["a", ""]), "file": st.just("f.png")}),
+    st.integers(0, 2),
+)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 20),
+    st.floats(-1, 200, allow_nan=False),
+    st.sampled_from(["", "x", "16:9", "image", "5s"]),
+    st.lists(_REFS, max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "text", "from", "to"]), _REFS, max_size=2),
+    _REFS,
+)
+_PROJECT = load_schema("project")
+_TYPES = {  # asset type -> the keys it requires
+    rule["if"]["properties"]["type"]["const"]: rule["then"].get("required", [])
+    for rule in _PROJECT["definitions"]["asset"]["allOf"]
+}
+
+
+def _fitting(key: str) -> st.SearchStrategy[Any]:
+    """Values of the kind the schema wants for ``key`` (often valid), or anything (often not)."""
+    spec = _PROJECT["definitions"]["asset"]["properties"].get(key, {})
+    kind = spec.get("type")
+    if kind == "string":
+        return st.one_of(st.sampled_from(["x", "a cliff at dawn"]), _VALUES)
+    if kind in ("integer", "number"):
+        return st.one_of(st.integers(1, 8), _VALUES)
+    if "$ref" in spec or "oneOf" in spec:
+        return st.one_of(_REFS, st.lists(_REFS, max_size=3), st.sampled_from([512, "16:9", "5s", 4]), _VALUES)
+    return _VALUES
+
+
+@st.composite
+def _assets(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from([*_TYPES, "nope"]))
+    allowed = list(keys_for_type(kind)) if kind != "nope" else _ASSET_KEYS
+    asset: dict[str, Any] = {"type": kind}
+    for key in _TYPES.get(kind, []):  # what the type requires, of a plausible kind
+        asset[key] = draw(_fitting(key))
+    for key in draw(st.lists(st.sampled_from([*allowed, *allowed, "bogus"]), max_size=4)):
+        asset[key] = draw(_fitting(key))
+    if draw(st.booleans()) and draw(st.booleans()):
+        asset.pop(draw(st.sampled_from(sorted(asset))))
+    return asset
+
+
+@settings(max_examples=400, deadline=None)
+@given(assets=st.dictionaries(st.sampled_from(["a", "b", "-bad"]), _assets(), min_size=0, max_size=3))
+def test_the_split_compiled_schema_gives_the_whole_schemas_verdicts(assets: dict[str, Any]) -> None:
+    """The fast path validates the head and then each asset by its type (schema.fast_schemas): it must accept
+    exactly what the whole schema accepts, or a bad spec would pass unexplained."""
+    document = {"version": 1, "assets": assets}
+    expected = jsonschema.Draft7Validator(load_schema("project")).is_valid(document)
+    try:
+        schema._fast_validate(document)
+        fast = True
+    except fastjsonschema.JsonSchemaException:
+        fast = False
+    assert fast == expected, document
+
+
+def test_the_split_rewrites_type_told_oneofs_only() -> None:
+    told = {"oneOf": [{"type": "string"}, {"type": "object"}, {"type": "object", "required": ["x"]}]}
+    assert schema.untangle(told) == {
+        "if": {"type": "string"},
+        "then": {"type": "string"},
+        "else": {"oneOf": [{"type": "object"}, {"type": "object", "required": ["x"]}]},
+    }
+    overlapping = {"oneOf": [{"type": "number"}, {"type": "integer"}]}  # 3 is both: oneOf refuses it
+    assert schema.untangle(overlapping) == overlapping
