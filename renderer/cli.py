@@ -717,13 +717,14 @@ def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys
     from renderer.records import MediaInfo, OutputRecord
 
     used: set[str] = set()
+    cached = AssetStatus.CACHED
     for name, digest in {**decided.unchanged, **decided.premade}.items():
         entry = state.assets[name]
         if with_records:  # a render names the finished products: what nothing else uses
             used.update(entry.deps)
-        outcome = Outcome(name, AssetStatus.CACHED, entry.provider, entry.output, digest)
-        if with_records:  # a render says what the outputs cost
-            outcome.record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
+        outcome = Outcome(name, cached, entry.provider, entry.output, digest)
+        if with_records:  # a render says what the outputs cost (positional: 100,000 of them)
+            outcome.record = OutputRecord(digest, entry.size, None, entry.provider, None, None, None, entry.cost_usd)
         if keys:  # --json gives keys and media details: they are in the manifest line
             line = json.loads(entry.manifest_line)
             outcome.key = line.get("key", "").removeprefix("sha256:")

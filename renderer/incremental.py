@@ -42,7 +42,7 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
         return None
     old = state.chunks
     moved = {path for path, stamp in state.files.items() if stat_pair(path) != (stamp.size, stamp.mtime_ns)}
-    readers = {entry for entry, (_, _, used) in old.items() if moved.intersection(used)}
+    readers = {entry for entry, (_, _, used) in old.items() if moved.intersection(used)} if moved else set()
     if moved and (not readers or not all(entry in split.chunks for entry in readers)):
         return None  # a changed file the snapshot cannot place: the full path hashes them all
     digests = chunk_digests(spec_bytes)
@@ -77,10 +77,10 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
     in_part = {name for entry in part_entries if entry in old for name in old[entry][1]}
     premade_names = in_part & keep - affected
     outside = keep - in_part
-    out = state.out_dir
+    out = state.out_dir + os.sep  # outputs are relative paths inside it (os.path.join: a third of the loop)
     for name in outside | premade_names:  # what is not decided again must be as the snapshot left it
         entry = assets[name]
-        if stat_pair(os.path.join(out, entry.output)) != (entry.size, entry.mtime_ns):
+        if stat_pair(out + entry.output) != (entry.size, entry.mtime_ns):
             return None
     return Decided(
         part=split.part(part_entries).encode(),

@@ -95,7 +95,9 @@ class Books:
         self.lock_file = lock_path(project.path)
         self.elsewhere = elsewhere or frozenset()
         part = read_lock_part(self.lock_file, set(project.assets)) if elsewhere is not None else None
-        read, self.lock_bytes, self._lock_text = part if part is not None else read_lock_text(self.lock_file)
+        if part is None:
+            part = read_lock_text(self.lock_file, with_texts=writes_lock)
+        read, self.lock_bytes, self._lock_text = part
         self.locked: Mapping[str, LockEntry] = dict(read)  # as read, for lookups and --locked
         self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
         self._dirty = False

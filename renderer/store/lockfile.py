@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,21 +122,22 @@ def write_lock(
 
 def read_lock(path: Path) -> tuple[dict[str, LockEntry], bytes]:
     """The lock's entries by asset name, and its bytes. A missing lockfile is empty."""
-    entries, data, _ = read_lock_text(path)
+    entries, data, _ = read_lock_text(path, with_texts=False)
     return entries, data
 
 
-def read_lock_text(path: Path) -> tuple[dict[str, LockEntry], bytes, LockText]:
-    """Like ``read_lock``, with a LockText that already knows the text of every entry read."""
+def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], bytes, LockText]:
+    """Like ``read_lock``, with a LockText that already knows the text of every entry read (unless
+    ``with_texts`` is false: a run that never writes the lockfile)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}, b"", LockText(path.with_suffix(".yaml").name)
-    parsed = _parse_own_format(data)
+    parsed = _parse_own_format(data, with_texts=with_texts)
     if parsed is not None:
         entries, texts = parsed
         spec_name = json.loads(data.split(b"\n", 3)[2][6:])
-        return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries})
+        return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in texts})
     if not data.strip():
         return {}, data, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
     entries, spec_name = _read_yaml_lock(path, data)
@@ -275,57 +277,71 @@ def _line_of(data: bytes, *starts: str) -> int:
     return 1
 
 
-def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, str]] | None:
+def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], dict[str, str]] | None:
     """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
-    anything else (hand-edited, merged, older), which then goes through the YAML parser."""
+    anything else (hand-edited, merged, older), which then goes through the YAML parser. One entry at a
+    time: the lines of 100,000 entries at once take more memory than the entries. ``with_texts``: also
+    each entry's text, for writing it back unchanged."""
+    head = data.split(b"\n", 4)
     try:
-        lines = data.decode("utf-8").split("\n")
+        lines = [line.decode("utf-8") for line in head[:4]]
+        body = head[4].decode("utf-8") if len(head) == 5 else ""
     except UnicodeDecodeError:
         return None
-    if lines[:2] != [HEADER.rstrip("\n"), f"lock-version: {LOCK_VERSION}"] or not lines[2].startswith("spec: "):
+    if lines[:2] != [HEADER.rstrip("\n"), f"lock-version: {LOCK_VERSION}"] or len(lines) < 4:
+        return None
+    if not lines[2].startswith("spec: "):
         return None
     if lines[3] == "assets: {}":
         return {}, {}
     if lines[3] != "assets:":
         return None
-    raw: dict[str, dict[str, Any]] = {}
+    starts = [match.start() for match in _ENTRY_START.finditer(body)]
+    if body[: starts[0] if starts else len(body)].strip():
+        return None  # something before the first entry
+    entries: dict[str, LockEntry] = {}
     texts: dict[str, str] = {}
-    starts: list[tuple[str, int]] = []
-    entry: dict[str, Any] | None = None
-    inputs: dict[str, Any] | None = None
     loads = json.loads
     try:
-        for number, line in enumerate(lines[4:], start=4):
-            if not line:
-                continue
-            if line.startswith("      ") and inputs is not None:
-                slot, _, value = line[6:].partition(": ")
-                inputs[loads(slot)] = loads(value)
-            elif line.startswith("    ") and entry is not None:
-                field, _, value = line[4:].partition(": ")
-                if field == "inputs:" and not value:
-                    inputs = entry["inputs"] = {}
-                elif field in LOCK_FIELDS:
-                    entry[field] = loads(value)
-                    inputs = None
+        for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
+            text = body[start:end]
+            header, *fields = text[1:].split("\n")
+            if not header.endswith(":"):
+                return None
+            name = loads(header[2:-1])
+            entry: dict[str, Any] = {}
+            inputs: dict[str, Any] | None = None
+            for line in fields:
+                if not line:
+                    continue
+                if line.startswith("      ") and inputs is not None:
+                    slot, _, value = line[6:].partition(": ")
+                    inputs[loads(slot)] = loads(value)
+                elif line.startswith("    ") and line[4] != " ":
+                    field, _, value = line[4:].partition(": ")
+                    if field == "inputs:" and not value:
+                        inputs = entry["inputs"] = {}
+                    elif field in LOCK_FIELDS:
+                        entry[field] = loads(value)
+                        inputs = None
+                    else:
+                        return None
                 else:
                     return None
-            elif line.startswith("  ") and line.endswith(":") and not line.startswith("   "):
-                name = loads(line[2:-1])
-                entry = raw[name] = {}
-                starts.append((name, number))
-                inputs = None
-            else:
-                return None
-    except ValueError:
+            if entry_problem(entry):
+                return None  # junk in a field: the YAML path says where
+            for field in _REPEATED:  # one string for 100,000 "local"s
+                if isinstance(entry.get(field), str):
+                    entry[field] = sys.intern(entry[field])
+            entries[name] = LockEntry.from_written(entry)
+            if with_texts:
+                texts[name] = text if text.endswith("\n") else text + "\n"
+    except (ValueError, IndexError):
         return None
-    if any(entry_problem(fields) for fields in raw.values()):
-        return None  # junk in a field: the YAML path says where
-    entries = {name: LockEntry.from_written(fields) for name, fields in raw.items()}
-    ends = [number - 1 for _, number in starts[1:]] + [len(lines) - 1]
-    for (name, start), end in zip(starts, ends, strict=True):
-        texts[name] = "\n" + "\n".join(lines[start:end]) + "\n"
     return entries, texts
+
+
+_REPEATED = ("provider", "model", "resolved_model", "media_type")
 
 
 def merge_locks(
