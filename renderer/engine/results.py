@@ -110,6 +110,10 @@ class RunResult:
     def count(self, status: AssetStatus) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)
 
+    def __repr__(self) -> str:
+        # short: asyncio's signal handling reprs the finished main task, result and all (0.5 s at 100,000)
+        return f"RunResult({len(self.outcomes)} outcomes, manifest={self.manifest})"
+
 
 def failure_message(exc: Exception, asset: str) -> str:
     """What an outcome says of the exception that failed it: the message alone where render raised it on

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePath
 
 MEDIA_TYPES = {
@@ -21,7 +22,8 @@ MEDIA_TYPES = {
 
 
 def media_type_of(path: str | PurePath) -> str:
-    return MEDIA_TYPES.get(PurePath(path).suffix.lower(), "application/octet-stream")
+    # splitext on the text: what PurePath.suffix says for every name these types have, without a PurePath
+    return MEDIA_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
 
 
 def kind_of(media_type: str) -> str:

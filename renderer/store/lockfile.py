@@ -31,18 +31,21 @@ def render_lock(spec_name: str, entries: dict[str, LockEntry]) -> bytes:
 class LockText:
     """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed.
 
-    ``outside``: the text of entries that were not read (a part of a spec, decided incrementally, reads only
-    its own): written back as they were, unless ``drop`` removes them."""
+    ``outside``: where, in ``source`` (the lockfile's bytes), the entries that were not read are (a part of
+    a spec, decided incrementally, reads only its own): written back as they were, in runs of neighbours,
+    unless ``drop`` removes them."""
 
     def __init__(
         self,
         spec_name: str,
         known: dict[str, tuple[LockEntry, str]] | None = None,
-        outside: dict[str, str] | None = None,
+        outside: dict[str, tuple[int, int]] | None = None,
+        source: bytes = b"",
     ) -> None:
         self.spec_name = spec_name
         self._texts = dict(known or {})
         self.outside = dict(outside or {})
+        self._source = source
 
     def drop(self, names: set[str]) -> None:
         for name in names:
@@ -52,20 +55,29 @@ class LockText:
         names = sorted(entries.keys() | self.outside.keys()) if self.outside else sorted(entries)
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
         lines.append("\n" if names else " {}\n")
+        parts = ["".join(lines).encode()]
+        run = (0, 0)  # the outside entries next to each other in the source, copied in one piece
         texts = {}
         for name in names:
             entry = entries.get(name)
             if entry is None:
-                lines.append(self.outside[name])
+                start, end = self.outside[name]
+                if start != run[1]:
+                    parts.append(self._source[run[0] : run[1]])
+                    run = (start, start)
+                run = (run[0], end)
                 continue
             known = self._texts.get(name)
             text = (
                 known[1] if known is not None and (known[0] is entry or known[0] == entry) else _entry_text(name, entry)
             )
             texts[name] = (entry, text)
-            lines.append(text)
+            parts.append(self._source[run[0] : run[1]])
+            run = (0, 0)
+            parts.append(text.encode())
+        parts.append(self._source[run[0] : run[1]])
         self._texts = texts
-        return "".join(lines).encode()
+        return b"".join(parts)
 
 
 def _entry_text(name: str, entry: LockEntry) -> str:
@@ -145,50 +157,51 @@ def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, Lo
 
 
 def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], bytes, LockText] | None:
-    """Like ``read_lock_text``, but parsing only these assets' entries: the LockText keeps every other
-    entry's text as it is (a part of a spec decided incrementally needs a few of many thousands). None for
-    a lockfile not in render's own format: read it all."""
+    """Like ``read_lock_text``, but parsing only these assets' entries: the LockText keeps where every other
+    entry's text is (a part of a spec decided incrementally needs a few of many thousands). None for a
+    lockfile not in render's own format: read it all."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}, b"", LockText(path.with_suffix(".yaml").name)
-    head = data.split(b"\n", 4)
-    if len(head) < 5 or head[3] != b"assets:" or not head[2].startswith(b"spec: "):
+    head = data.split(b"\n", 4)[:4]  # (the rest is looked at where it lies: it may be 50 MB)
+    if len(head) < 4 or head[3] != b"assets:" or not head[2].startswith(b"spec: "):
         return None
+    body = sum(len(line) + 1 for line in head)
     try:
-        body = head[4].decode("utf-8")
         spec_name = json.loads(head[2][6:])
     except ValueError:
         return None
     # every entry starts with a line '  "name":' (fields are indented further), after one blank line
-    starts = [match.start() for match in _ENTRY_START.finditer(body)]
-    if body and starts[:1] != [0]:
+    starts = [match.start() for match in _ENTRY_START_BYTES.finditer(data, body)]
+    if len(data) > body and starts[:1] != [body]:
         return None
-    mine, outside = [], {}
-    for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
-        text = body[start:end]
-        close = text.find('":\n')
+    mine: list[bytes] = []
+    outside: dict[str, tuple[int, int]] = {}
+    for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
+        close = data.find(b'":\n', start, end)
         if close < 0:
             return None
-        name = text[4:close]
-        if "\\" in name:  # an escape: JSON reads it
-            try:
-                name = json.loads(text[3 : close + 1])
-            except ValueError:
-                return None
+        try:
+            name = data[start + 4 : close].decode("utf-8")
+            if "\\" in name:  # an escape: JSON reads it
+                name = json.loads(data[start + 3 : close + 1])
+        except ValueError:
+            return None
         if name in names:
-            mine.append(text)
+            mine.append(data[start:end])
         else:
-            outside[name] = text
+            outside[name] = (start, end)
     parsed = _parse_own_format(
-        b"\n".join(head[:4]) + b"\n" + "".join(mine).encode() if mine else b"\n".join(head[:3]) + b"\nassets: {}\n"
+        b"\n".join(head) + b"\n" + b"".join(mine) if mine else b"\n".join(head[:3]) + b"\nassets: {}\n"
     )
     if parsed is None:
         return None
     entries, texts = parsed
-    return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries}, outside)
+    return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries}, outside, data)
 
 
+_ENTRY_START_BYTES = re.compile(rb'\n  "')
 _ENTRY_START = re.compile(r'\n  "')
 
 
