@@ -1,6 +1,6 @@
 """Incremental decisions: after an edit, decide only for what changed and what depends on it.
 
-The no-op snapshot (store/state.py) of the last complete run also keeps the spec's text outside its
+The no-op snapshot (store/state.py) of the last run also keeps the spec's text outside its
 ``assets:`` block (the *head*) and each asset entry's own text (its *chunk*), by digest, with the names the
 entry made (matrix variants, takes). When a plan or check finds the spec changed, this module tries the
 short way before the full one:
@@ -95,9 +95,11 @@ def snapshot_chunks(
     names_by_entry: dict[str, list[str]],
     files_by_entry: dict[str, set[str]],
     kept: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] | None = None,
+    unfinished: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]]:
     """What a snapshot keeps for the short way: the head's digest, and each entry's digest, names and files
-    (``kept``: entries a part of a spec left as the last snapshot has them)."""
+    (``kept``: entries a part of a spec left as the last snapshot has them; ``unfinished``: entries with an
+    asset that failed or waits, given no digest, so that they always count as changed)."""
     split = split_of(spec_bytes)
     kept = kept or {}
     if split is None or len(split.chunks) != len(names_by_entry.keys() | kept.keys()):
@@ -108,7 +110,8 @@ def snapshot_chunks(
         if e in kept:
             chunks[e] = kept[e]
         elif e in names_by_entry:
-            chunks[e] = (digests[e], tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ()))))
+            digest = "" if e in unfinished else digests[e]
+            chunks[e] = (digest, tuple(names_by_entry[e]), tuple(sorted(files_by_entry.get(e, ()))))
         else:
             return "", {}
     return split.head_sha, chunks

@@ -7,7 +7,7 @@
     LockEntry      one asset in the lockfile (``LOCK_FIELDS`` is the file's field order)
     ManifestEntry  one output in manifest.json (``MANIFEST_FIELDS`` is the file's field order)
     StateAsset     one asset in the no-op snapshot
-    Snapshot       the no-op snapshot of a spec's last complete, successful run
+    Snapshot       the no-op snapshot of a spec's last run that decided every asset
 
 They are NamedTuples, not dataclasses: the no-op path imports this module, and a NamedTuple is made about
 ten times faster than a dataclass (15 ms of a 0.25 s budget otherwise).
@@ -215,7 +215,7 @@ MANIFEST_FIELDS = ManifestEntry._fields
 
 
 class StateAsset(NamedTuple):
-    """One asset as the last complete run left it. Kept as a plain tuple on disk (marshal)."""
+    """One finished asset as the last run left it. Kept as a plain tuple on disk (marshal)."""
 
     output: str  # inside the output directory
     size: int

@@ -14,6 +14,8 @@ import pytest
 from renderer.spec.split import split_spec
 from tests.helpers import render
 
+FRAIL = "refs/frail.png"  # an upscale reads it: junk written there fails that asset (and what needs it)
+
 
 def project_text(assets: dict[str, dict[str, Any]], *, comment: str = "") -> str:
     lines = ["version: 1", "name: inc", "defaults: {provider: local}", "assets:"]
@@ -22,11 +24,14 @@ def project_text(assets: dict[str, dict[str, Any]], *, comment: str = "") -> str
         lines.append(f'  {name}: {{type: image, prompt: "{body["prompt"]}", width: 16, height: 16{inputs}}}')
         if comment and name.endswith("3"):
             lines.append(f"    # {comment}")
+    lines.append(f"  frail: {{type: upscale, scale: 2, inputs: [{FRAIL}]}}")
+    lines.append('  after_frail: {type: image, prompt: "after", width: 16, height: 16, inputs: [frail]}')
     return "\n".join(lines) + "\n"
 
 
 SHORT: list[int] = []  # how many assets each plan that took the short way decided
 SHORT_RENDERS: list[int] = []  # and each render
+FAILED_RENDERS: list[int] = []  # the steps that rendered with an asset failing
 
 
 def decisions(spec: Path, cache: Path, *, full: bool) -> tuple[int, dict[str, Any]]:
@@ -57,11 +62,17 @@ def write_ref(folder: Path, ref: str, shade: int) -> None:
     Image.new("RGB", (8, 8), (shade % 256, 40, 90)).save(path)
 
 
-def edit(rng: random.Random, assets: dict[str, dict[str, Any]], counter: list[int], folder: Path) -> str:
+def edit(
+    rng: random.Random, assets: dict[str, dict[str, Any]], counter: list[int], folder: Path, kind: str | None = None
+) -> str:
     names = list(assets)
     kinds = ["prompt", "prompt", "add", "remove-leaf", "remove-any", "inputs", "file", "file", "noop-comment", "bad"]
-    kind = rng.choice(kinds)
-    if kind == "file":  # an input file changes: what reads it, and what depends on that, is made again
+    kind = kind or rng.choice([*kinds, "break", "mend"])
+    if kind == "break":  # the next render fails an asset: its snapshot must still decide the rest rightly
+        (folder / FRAIL).write_bytes(b"not a picture %d" % rng.randrange(1 << 16))
+    elif kind == "mend":
+        write_ref(folder, FRAIL, rng.randrange(1 << 16))
+    elif kind == "file":  # an input file changes: what reads it, and what depends on that, is made again
         write_ref(folder, rng.choice(REFS), rng.randrange(1 << 16))
     elif kind == "prompt":
         name = rng.choice(names)
@@ -99,8 +110,9 @@ def outcome_of_render(spec: Path, cache: Path) -> dict[str, Any]:
 def render_both_ways(spec: Path, cache: Path, full_plan: dict[str, Any]) -> None:
     """Render the short way, then check the full path would have made the same: the same assets made, and
     (re-rendered the full way with the snapshot removed) the same lockfile, manifest and snapshot."""
-    result = render(spec, "--json", "--out", "out", cwd=spec.parent, cache=cache)
-    assert result.returncode == 0, result.stderr
+    result = render(spec, "--json", "-k", "--out", "out", cwd=spec.parent, cache=cache)
+    broken = not (spec.parent / FRAIL).read_bytes().startswith(b"\x89PNG")
+    assert result.returncode == (1 if broken else 0), result.stderr
     document = json.loads(result.stdout)
     if "decided_again" in document:
         SHORT_RENDERS.append(document["decided_again"])
@@ -113,17 +125,22 @@ def render_both_ways(spec: Path, cache: Path, full_plan: dict[str, Any]) -> None
     assert short["snapshot"] is not None, "the short way's render left no snapshot"
     for state in (cache / "state").iterdir():
         state.unlink()
-    again = render(spec, "-q", "--out", "out", cwd=spec.parent, cache=cache, env={"RENDER_INCREMENTAL": "0"})
-    assert again.returncode == 0, again.stderr
+    again = render(spec, "-q", "-k", "--out", "out", cwd=spec.parent, cache=cache, env={"RENDER_INCREMENTAL": "0"})
+    assert again.returncode == result.returncode, again.stderr
     assert short == outcome_of_render(spec, cache)
+    if broken:  # the snapshot of a run with a failure: never a no-op, and the failed entry is always changed
+        FAILED_RENDERS.append(len(statuses))
+        assert short["snapshot"].spec_sha == "" and short["snapshot"].chunks["frail"][0] == ""
+        assert "frail" not in short["snapshot"].assets and "after_frail" not in short["snapshot"].assets
 
 
 @pytest.mark.parametrize("seed", [1234, 99])
 def test_random_edits_are_decided_as_the_full_path_decides(tmp_path: Path, seed: int) -> None:
     SHORT.clear()
     SHORT_RENDERS.clear()
+    FAILED_RENDERS.clear()
     rng = random.Random(seed)
-    for shade, ref in enumerate(REFS):
+    for shade, ref in enumerate([*REFS, FRAIL]):
         write_ref(tmp_path, ref, shade)
     assets: dict[str, dict[str, Any]] = {}
     for n in range(24):
@@ -137,7 +154,7 @@ def test_random_edits_are_decided_as_the_full_path_decides(tmp_path: Path, seed:
     compared = rendered = 0
     for step in range(16):
         before = {name: dict(body, inputs=list(body["inputs"])) for name, body in assets.items()}
-        kind = edit(rng, assets, counter, tmp_path)
+        kind = edit(rng, assets, counter, tmp_path, "break" if step == 4 else None)
         spec.write_text(project_text(assets, comment=f"step {step}" if kind == "noop-comment" else ""))
         short, full = decisions(spec, cache, full=False), decisions(spec, cache, full=True)
         assert short == full, f"step {step} ({kind}) decided differently"
@@ -146,12 +163,12 @@ def test_random_edits_are_decided_as_the_full_path_decides(tmp_path: Path, seed:
             assets.clear()
             assets.update(before)
             spec.write_text(project_text(assets))
-        elif rng.random() < 0.5:  # sometimes render, so the snapshot moves on
+        elif rng.random() < 0.5 or step == 4:  # sometimes render, so the snapshot moves on (once with a failure)
             render_both_ways(spec, cache, full[1])
             rendered += 1
-    assert compared == 16 and rendered >= 4
-    assert len(SHORT) >= 5 and min(SHORT) < 24  # the short way was taken, and decided only a part
-    assert len(SHORT_RENDERS) >= 2 and min(SHORT_RENDERS) < 24
+    assert compared == 16 and rendered >= 4 and FAILED_RENDERS
+    assert len(SHORT) >= 5 and min(SHORT) < 26  # the short way was taken, and decided only a part
+    assert len(SHORT_RENDERS) >= 2 and min(SHORT_RENDERS) < 26
 
 
 def test_only_plain_block_layouts_are_split() -> None:
@@ -168,3 +185,27 @@ def test_only_plain_block_layouts_are_split() -> None:
     ):
         assert split_spec(unusual) is None, unusual
     assert re.search("assets", plain)
+
+
+def test_after_a_failure_only_the_failed_asset_and_what_needs_it_are_decided_again(tmp_path: Path) -> None:
+    assets = {f"a{n}": {"prompt": f"asset {n}", "inputs": [f"a{n - 1}"] if n else []} for n in range(12)}
+    spec = tmp_path / "p.yaml"
+    cache = tmp_path / "cache"
+    spec.write_text(project_text(assets))
+    write_ref(tmp_path, REFS[0], 1)
+    (tmp_path / FRAIL).write_bytes(b"not a picture")
+    first = render(spec, "-k", "--json", cwd=tmp_path, cache=cache)
+    assert first.returncode == 1 and json.loads(first.stdout)["assets"]["frail"]["status"] == "failed"
+
+    again = render(spec, "-k", "--json", cwd=tmp_path, cache=cache)  # nothing changed: not a no-op
+    document = json.loads(again.stdout)
+    assert again.returncode == 1 and document["decided_again"] == 2  # frail and after_frail, not all 14
+    assert document["totals"]["cached"] == 12 and document["assets"]["after_frail"]["status"] == "skipped"
+
+    write_ref(tmp_path, FRAIL, 2)  # mended
+    mended = render(spec, "--json", cwd=tmp_path, cache=cache)
+    document = json.loads(mended.stdout)
+    assert mended.returncode == 0 and document["decided_again"] == 2
+    assert {name for name, a in document["assets"].items() if a["status"] == "generated"} == {"frail", "after_frail"}
+    noop = render(spec, "--json", cwd=tmp_path, cache=cache)
+    assert noop.returncode == 0 and "decided_again" not in json.loads(noop.stdout)

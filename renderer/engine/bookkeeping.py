@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -192,12 +192,18 @@ class Books:
         spec_bytes: bytes,
         files: Mapping[str, FileStamp],
         outputs: Mapping[str, tuple[ManifestEntry, str, tuple[int, int]]],
+        *,
+        complete: bool = True,
         before: Snapshot | None = None,
+        premade: Iterable[str] = (),
     ) -> None:
-        """Save the no-op snapshot of a complete, successful run: ``outputs`` has every asset's manifest
-        entry, its line in this run's manifest, and the (size, mtime_ns) of its output file. A part of a
-        spec takes the assets it did not decide (``self.elsewhere``, and those it took as made) from
-        ``before``, the snapshot it was decided against."""
+        """Save the snapshot of a run that decided every asset: ``outputs`` has each finished asset's
+        manifest entry, its line in this run's manifest, and the (size, mtime_ns) of its output file. A run
+        that is not ``complete`` (an asset failed, waits, is held) saves one the no-op never takes (no spec
+        digest) and whose entries with an unfinished asset always count as changed, so only they and what
+        depends on them are decided again. A part of a spec takes the assets it did not decide
+        (``self.elsewhere``, and ``premade``, those it took as made) from ``before``, the snapshot it was
+        decided against."""
         deps = self.project.deps()
         by_entry: dict[str, list[str]] = {}
         files_of: dict[str, set[str]] = {}
@@ -212,14 +218,14 @@ class Books:
         kept_chunks = {}
         if before is not None:
             kept_chunks = {e: chunk for e, chunk in before.chunks.items() if chunk[1] and chunk[1][0] in self.elsewhere}
-            kept = (self.elsewhere | self.project.assets.keys()) - outputs.keys()
-            assets.update((name, before.assets[name]) for name in kept)
+            assets.update((name, before.assets[name]) for name in [*self.elsewhere, *premade])
             # the files some entry still reads: hashed by this run, or as the snapshot had them
             known = {**before.files, **files}
             read = {path for used in files_of.values() for path in used}
             read.update(path for chunk in kept_chunks.values() for path in chunk[2])
             all_files = {path: known[path] for path in read if path in known}
-        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of, kept_chunks)
+        unfinished = {entry for entry, names in by_entry.items() if not all(n in outputs or n in assets for n in names)}
+        head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of, kept_chunks, unfinished)
         for name in outputs:
             entry, written, (size, mtime_ns) = outputs[name]
             # a no-op run takes everything from the cache: only lines that say "generated" change
@@ -232,7 +238,7 @@ class Books:
             state_file,
             version,
             Snapshot(
-                spec_sha=file_digest(spec_bytes),
+                spec_sha=file_digest(spec_bytes) if complete else "",
                 lock_sha=file_digest(self.lock_bytes),
                 out_dir=str(self.project.output_dir),
                 project=self.project.name,

@@ -41,7 +41,7 @@ class Outputs:
         self.project = project
         self.cache = cache
         self.locked = locked  # the lockfile as it was read
-        self.prior = prior or {}  # the last complete run's outputs (no-op snapshot)
+        self.prior = prior or {}  # the last run's finished outputs (no-op snapshot)
         self.stats: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) of every output this run vouched for
 
     def path_of(self, asset: Asset) -> Path:

@@ -8,7 +8,8 @@ The run as a whole goes through three phases:
     walk       every asset through the phases below, each as soon as the assets it needs are done,
                free slots going to the longest chain ahead (scheduler.run_graph)
     finish     the lockfile flushed (and pruned of removed assets after a complete run), what a killed
-               run left half-written removed, the manifest, and the no-op snapshot
+               run left half-written removed, the manifest, and the no-op snapshot (after a run with
+               failures too: one that the no-op never takes and that decides the failed assets again)
 
 and every asset through these, each a collaborator of its own:
 
@@ -478,14 +479,18 @@ class Run:
         if self.part is not None and self.prior is not None:  # the rest of the spec, as the snapshot has it
             kept = {name: self.prior.assets[name] for name in [*self.part.elsewhere, *self.part.premade]}
         manifest, lines = self.books.write_manifest(entries, kept)
-        if self.whole_project and complete and len(outcomes) == len(self.order):
+        interrupted = any(o.status is AssetStatus.INTERRUPTED for o in outcomes.values())
+        if self.whole_project and len(outcomes) == len(self.order) and not interrupted:
+            # after a failure too: what failed (and what it held up) is decided again, the rest as it is
             self.books.save_snapshot(
                 self.state_file,
                 self.options.version,
                 self.spec_bytes,
                 self.hasher.stamps,
                 {name: (entry, lines[name], self.outputs.stats[name]) for name, entry in entries.items()},
+                complete=complete,
                 before=self.prior if self.part is not None else None,
+                premade=self.part.premade.keys() if self.part is not None else (),
             )
         notes = [self.scrub(note) for note in self.cache.notes]
         over = self.budget.summary()

@@ -1,8 +1,9 @@
-"""The no-op snapshot: what the last complete, successful run of a spec left behind.
+"""The no-op snapshot: what the last run of a spec that decided every asset left behind.
 
 A re-render checks this instead of parsing YAML, validating, hashing and planning: if the spec and the
 lockfile are byte-for-byte what that run saw, every input file and every output has the size and mtime it
-had, then nothing can need work. Any difference sends the run down the full path, which is always correct
+had, then nothing can need work. A run with a failure leaves one with no spec digest, which no re-render
+takes as a no-op, and whose unfinished entries the short way (renderer.incremental) always decides again. Any difference sends the run down the full path, which is always correct
 on its own. Kept in the cache directory (``state/``), never in the project: it describes this machine's files.
 
 On disk it is a marshal of plain dicts and tuples (marshal takes no classes); ``load_state`` gives it back
