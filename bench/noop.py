@@ -7,6 +7,7 @@ renders it once, then times (wall clock, Python start-up included, and each run'
     one edit   one prompt edited, one asset added, one input file changed: `render plan` and `render`
                (which also makes the changed asset), the short way (incremental.py) and the full path
                (RENDER_INCREMENTAL=0, the incremental state not used), so the gain shows in one run
+    a failure  one asset fails (an upscale of a file that is not a picture): `render` again, both ways
 
     python bench/noop.py                 # 1,000 and 10,000 assets
     python bench/noop.py 100000          # one size (the first render of 100,000 takes a while)
@@ -50,15 +51,15 @@ def write_ref(path: Path, shade: int) -> None:
     Image.new("RGB", (8, 8), (shade % 256, 40, 90)).save(path)
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (MB) of one render command."""
+def timed(args: list[str], env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of one render command, which must exit with ``expect``."""
     start = time.perf_counter()
     process = subprocess.Popen([RENDER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     error = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode != 0:
+    if process.returncode != expect:
         raise SystemExit(f"render {' '.join(args)} exited {process.returncode}:\n{error[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024
 
@@ -110,6 +111,18 @@ def bench(n: int, repeat: int = 5) -> None:
                             write_ref(changed_file, last // 1000)
                         timed([str(spec), "-q"], env)
                     show(n, f"{label}: {command}, {way}", runs)
+        # an asset that fails (an upscale of a file that is not a picture): rendered again, nothing changed
+        frail = root / "refs" / "frail.png"
+        frail.write_bytes(b"not a picture")
+        spec.write_text(text + "  frail: {type: upscale, scale: 2, inputs: [refs/frail.png]}\n")
+        timed([str(spec), "-q", "-k"], env, expect=1)
+        for way, way_env in (("short way", env), ("full path", full_env)):
+            runs = [
+                timed([str(spec), "-q", "-k"], way_env, expect=1) for _ in range(repeat if way == "short way" else 1)
+            ]
+            show(n, f"one asset failing: render again, {way}", runs)
+        spec.write_text(text)
+        timed([str(spec), "-q"], env)
 
 
 if __name__ == "__main__":
