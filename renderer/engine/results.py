@@ -72,7 +72,7 @@ class RenderOptions:
     version: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     name: str
     status: AssetStatus

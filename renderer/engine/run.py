@@ -113,6 +113,8 @@ class Run:
             elsewhere=options.part.elsewhere if options.part is not None else None,
         )
         self.cache = Cache(options.cache_dir, store)
+        locked = self.books.locked  # its keys, in the order of the walk: the index is read in batches
+        self.cache.expect([locked[name].key for name in self.order if name in locked])
         self.state_file = state_path(options.cache_dir, project.path)
         prior = self.prior = load_state(self.state_file, options.version)
         if options.part is not None and prior is None:

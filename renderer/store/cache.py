@@ -19,6 +19,8 @@ from typing import IO, Any
 from renderer.records import OutputRecord, written_digest
 from renderer.store.blobs import LocalStore, Store
 
+WINDOW = 500  # keys read in one query: under SQLite's limit of host parameters (999 before 3.32)
+
 
 class Cache:
     def __init__(self, root: Path, store: Store | None = None) -> None:
@@ -31,6 +33,9 @@ class Cache:
         self.scratch = Scratch.claim(root / "tmp")
         self.store: Store = store or LocalStore(root / "blobs")
         self.damaged: list[str] = []
+        self._expected: list[str] = []
+        self._position: dict[str, int] = {}  # expected keys not read yet
+        self._read_ahead: dict[str, tuple[int, str | None, Any]] = {}  # raw rows read but not asked for yet
         self.notes: list[str] = []
         index = root / "index"
         try:
@@ -45,10 +50,48 @@ class Cache:
                 "the blobs and the lockfile as outputs are found"
             )
 
+    def expect(self, keys: list[str]) -> None:
+        """Keys that ``get`` will likely be asked for, in about this order (a lockfile's keys): their
+        records are then read a window at a time, one query for ``WINDOW`` keys instead of one each."""
+        self._expected = [written_digest(key) for key in keys]
+        self._position = {key: i for i, key in enumerate(self._expected)}
+
+    def _stored(self, key: str) -> Any:
+        written = written_digest(key)
+        if written in self._position and written not in self._read_ahead:
+            self._read_window(self._position[written])
+        row = self._read_ahead.pop(written, None)
+        if row is not None:
+            try:
+                return self._index._disk.fetch(*row, False)
+            except OSError:
+                pass  # its file went away meanwhile: ask the index again
+        return self._index.get(written)
+
+    def _read_window(self, start: int) -> None:
+        """The raw rows of the expected keys from ``start`` not read yet, in one query (diskcache's table:
+        one string key, ``raw``, per row). Only rows found are kept: a key not found is asked again by
+        itself, since another run may have made it since."""
+        batch = [key for key in self._expected[start : start + WINDOW] if self._position.pop(key, None) is not None]
+        if not batch:
+            return
+        query = (
+            # by the (key, raw) index; render never sets an expiry, and asking for none would make SQLite
+            # scan the expiry index instead
+            f"SELECT key, mode, filename, value FROM Cache WHERE key IN ({','.join('?' * len(batch))}) AND raw = 1"
+        )
+        try:
+            rows = self._index._sql(query, batch).fetchall()
+        except Exception:  # noqa: BLE001 - an index diskcache lays out otherwise: one query per key, as before
+            self._position.clear()
+            return
+        for key, mode, filename, value in rows:
+            self._read_ahead[key] = (mode, filename, value)
+
     def get(self, key: str) -> OutputRecord | None:
         """The record for ``key`` when its bytes are present too. A record whose bytes are missing or of the
         wrong size is forgotten and noted in ``damaged``: the entry will be made again."""
-        stored = self._index.get(written_digest(key))
+        stored = self._stored(key)
         if stored is None:
             return None
         record = OutputRecord.from_dict(stored)
@@ -59,6 +102,7 @@ class Cache:
         return record
 
     def put(self, key: str, source: Path, record: OutputRecord) -> None:
+        self._read_ahead.pop(written_digest(key), None)
         self.store.put(source, record.sha256)
         self._index.set(written_digest(key), record.to_dict())
 
@@ -71,6 +115,7 @@ class Cache:
         return found if isinstance(found, dict) else None
 
     def forget(self, key: str) -> None:
+        self._read_ahead.pop(written_digest(key), None)
         stored = self._index.get(written_digest(key))
         self._index.delete(written_digest(key))
         if stored is not None:

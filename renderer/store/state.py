@@ -79,7 +79,8 @@ def save_state(path: Path, version: str, state: Snapshot) -> None:
     data["files"] = {path: tuple(stamp) for path, stamp in state.files.items()}
     data["assets"] = {name: tuple(entry) for name, entry in state.assets.items()}
     data["version"] = (STATE_VERSION, version)
-    atomic_write_bytes(path, marshal.dumps(data), durable=False)
+    # version 2: no back-references, whose table costs 0.2 s for the shared objects of 100,000 assets
+    atomic_write_bytes(path, marshal.dumps(data, 2), durable=False)
 
 
 def stat_pair(path: str) -> tuple[int, int] | None:

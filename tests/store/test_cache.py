@@ -77,3 +77,47 @@ def test_the_index_keeps_the_format_of_caches_already_on_disk(tmp_path: Path) ->
     record = cache.get("3" * 64)
     assert record is not None and record.probe.width == 2 and record.to_dict() == old
     cache.close()
+
+
+def _filled(cache: Cache, count: int) -> dict[str, OutputRecord]:
+    records = {}
+    for i in range(count):
+        data = f"output {i}".encode()
+        source = cache.scratch / f"new{i}"
+        source.write_bytes(data)
+        record = OutputRecord(
+            sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), media_type=None, provider="local"
+        )
+        key = hashlib.sha256(b"key %d" % i).hexdigest()
+        cache.put(key, source, record)
+        records[key] = record
+    return records
+
+
+def test_expected_keys_are_read_a_window_per_query_and_what_changed_since_is_seen(tmp_path: Path) -> None:
+    other = Cache(tmp_path / "c")  # another run on the same cache
+    records = _filled(other, 1200)
+    keys = list(records)
+    late = hashlib.sha256(b"made later").hexdigest()
+    cache = Cache(tmp_path / "c")
+    cache.expect([*keys, late])
+    assert cache.get(keys[0]) == records[keys[0]]  # keys 0-499 read in one query
+    other.forget(keys[5])  # forgotten by the other run after it was read ahead: its bytes are checked
+    assert cache.get(keys[5]) is None
+    statements: list[str] = []
+    cache._index._con.set_trace_callback(statements.append)  # a connection per thread, opened by the first get
+
+    rest = [key for key in keys[1:] if key != keys[5]]
+    assert [cache.get(key) for key in rest] == [records[key] for key in rest]
+    assert len(statements) == 2  # keys 500-999 and 1000-1199 (and the late one): two queries for 1,194 gets
+
+    other.put(late, _scratch_file(other, b"late"), OutputRecord(hashlib.sha256(b"late").hexdigest(), 4, None, "local"))
+    assert cache.get(late) is not None  # not there when read ahead: asked again by itself
+    cache.close()
+    other.close()
+
+
+def _scratch_file(cache: Cache, data: bytes) -> Path:
+    path = cache.scratch / "late"
+    path.write_bytes(data)
+    return path
