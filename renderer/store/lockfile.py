@@ -38,7 +38,7 @@ class LockText:
     def __init__(
         self,
         spec_name: str,
-        known: dict[str, tuple[LockEntry, str]] | None = None,
+        known: dict[str, tuple[LockEntry, bytes]] | None = None,
         outside: dict[str, tuple[int, int]] | None = None,
         source: bytes = b"",
     ) -> None:
@@ -68,13 +68,12 @@ class LockText:
                 run = (run[0], end)
                 continue
             known = self._texts.get(name)
-            text = (
-                known[1] if known is not None and (known[0] is entry or known[0] == entry) else _entry_text(name, entry)
-            )
-            texts[name] = (entry, text)
+            if known is None or not (known[0] is entry or known[0] == entry):
+                known = (entry, _entry_text(name, entry).encode())
+            texts[name] = known
             parts.append(self._source[run[0] : run[1]])
             run = (0, 0)
-            parts.append(text.encode())
+            parts.append(known[1])
         parts.append(self._source[run[0] : run[1]])
         self._texts = texts
         return b"".join(parts)
@@ -290,11 +289,12 @@ def _line_of(data: bytes, *starts: str) -> int:
     return 1
 
 
-def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], dict[str, str]] | None:
+def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], dict[str, bytes]] | None:
     """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
     anything else (hand-edited, merged, older), which then goes through the YAML parser. One entry at a
     time: the lines of 100,000 entries at once take more memory than the entries. ``with_texts``: also
-    each entry's text, for writing it back unchanged."""
+    each entry's text, for writing it back unchanged (as bytes: a lockfile written every few seconds
+    would otherwise encode 100,000 texts each time)."""
     head = data.split(b"\n", 4)
     try:
         lines = [line.decode("utf-8") for line in head[:4]]
@@ -313,7 +313,7 @@ def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str
     if body[: starts[0] if starts else len(body)].strip():
         return None  # something before the first entry
     entries: dict[str, LockEntry] = {}
-    texts: dict[str, str] = {}
+    texts: dict[str, bytes] = {}
     loads = json.loads
     try:
         for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
@@ -348,7 +348,7 @@ def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str
                     entry[field] = sys.intern(entry[field])
             entries[name] = LockEntry.from_written(entry)
             if with_texts:
-                texts[name] = text if text.endswith("\n") else text + "\n"
+                texts[name] = (text if text.endswith("\n") else text + "\n").encode()
     except (ValueError, IndexError):
         return None
     return entries, texts
