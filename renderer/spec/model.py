@@ -32,7 +32,7 @@ class InputRef:
     target: str  # asset name, or file path relative to the project directory (posix)
 
 
-@dataclass(slots=True)  # slots: a tenth less memory per asset at 100,000 assets
+@dataclass(slots=True)  # no dict per instance: a project may hold 100,000 of them
 class Asset:
     name: str
     type: str

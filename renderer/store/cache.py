@@ -58,8 +58,9 @@ class Cache:
 
     def _stored(self, key: str) -> Any:
         written = written_digest(key)
-        if written in self._position and written not in self._read_ahead:
-            self._read_window(self._position[written])
+        start = self._position.get(written)  # expected and not read yet
+        if start is not None:
+            self._read_window(start)
         row = self._read_ahead.pop(written, None)
         if row is not None:
             try:
