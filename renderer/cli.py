@@ -22,7 +22,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from renderer.engine.results import ExecutorChoice
     from renderer.engine.run import RunResult
     from renderer.fastpath import Noop
-    from renderer.records import Decided, Snapshot
+    from renderer.records import Decided, Snapshot, StateAsset
     from renderer.spec.model import Project
     from renderer.store.remote import Remote
 
@@ -619,16 +619,18 @@ def _render_slow(
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
     result = run_project(project, options, reporter, spec_bytes)
-    used_elsewhere: set[str] = set()
     if decided is not None and before is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
-        used_elsewhere = _add_unchanged(result, decided, before, keys=args.json, with_records=not mode.plans)
+        taken = decided.elsewhere.union(decided.premade)
+        result.unchanged = {name: entry for name, entry in before.assets.items() if name in taken}
+        if args.json or (mode.plans and args.verbose):  # a report of every asset: an outcome each
+            _add_unchanged(result, keys=args.json, with_records=not mode.plans)
     for note in result.notes:
         print(f"render: {note}", file=sys.stderr)
     elapsed = time.monotonic() - started
     if mode.plans:
         return _report_plan(project, result, args, mode, stream, elapsed)
-    return _report_render(project, result, args, stream, elapsed, used_elsewhere)
+    return _report_render(project, result, args, stream, elapsed)
 
 
 @contextlib.contextmanager
@@ -709,19 +711,16 @@ def _short_way(
     return project, decided, state
 
 
-def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys: bool, with_records: bool) -> set[str]:
-    """The assets the short way did not decide: cached, as the snapshot has them. Returns the names they use."""
+def _add_unchanged(result: RunResult, *, keys: bool, with_records: bool) -> None:
+    """The assets the short way did not decide, as outcomes: cached, as the snapshot has them."""
     import json
 
     from renderer.engine.results import Outcome
     from renderer.records import MediaInfo, OutputRecord
 
-    used: set[str] = set()
     cached = AssetStatus.CACHED
-    for name, digest in {**decided.unchanged, **decided.premade}.items():
-        entry = state.assets[name]
-        if with_records:  # a render names the finished products: what nothing else uses
-            used.update(entry.deps)
+    for name, entry in result.unchanged.items():
+        digest = entry.sha256
         outcome = Outcome(name, cached, entry.provider, entry.output, digest)
         if with_records:  # a render says what the outputs cost (positional: 100,000 of them)
             outcome.record = OutputRecord(digest, entry.size, None, entry.provider, None, None, None, entry.cost_usd)
@@ -731,7 +730,7 @@ def _add_unchanged(result: RunResult, decided: Decided, state: Snapshot, *, keys
             record = OutputRecord(digest, entry.size, None, entry.provider, cost_usd=entry.cost_usd)
             outcome.record = record._replace(media_type=line.get("media_type"), probe=MediaInfo.from_dict(line))
         result.outcomes[name] = outcome
-    return used
+    result.unchanged = {}
 
 
 def _report_plan(
@@ -741,7 +740,7 @@ def _report_plan(
     to_make = [o for o in outcomes if o.status is AssetStatus.GENERATE]
     held = [o for o in outcomes if o.status is AssetStatus.HELD]
     failed = [o for o in outcomes if o.status.blocks_dependents and o.status is not AssetStatus.HELD]
-    cached = len(outcomes) - len(to_make) - len(failed) - len(held)
+    cached = len(outcomes) - len(to_make) - len(failed) - len(held) + len(result.unchanged)
     costs = [o.cost_usd for o in to_make]
     known_cost = sum(c for c in costs if c is not None)
     unknown_cost = sum(1 for c in costs if c is None)
@@ -829,7 +828,6 @@ def _report_render(
     args: argparse.Namespace,
     stream: Any,
     elapsed: float,
-    used_elsewhere: set[str] | None = None,
 ) -> int:
     outcomes = list(result.outcomes.values())
     shown = (AssetStatus.GENERATED, AssetStatus.CACHED, AssetStatus.FAILED, AssetStatus.SKIPPED)
@@ -840,7 +838,7 @@ def _report_render(
     held = [o for o in outcomes if o.status is AssetStatus.HELD]
     if held:
         totals["held"] = len(held)
-    costs = run_costs(outcomes)
+    costs = run_costs(outcomes, result.unchanged)
     interrupted = result.count(AssetStatus.INTERRUPTED)
     if args.json:
         import json
@@ -888,9 +886,8 @@ def _report_render(
             parts.append(f"{len(held)} held for a pick")
         print(f"{', '.join(parts)} in {elapsed:.1f}s. Outputs in {_rel(project.output_dir)}", file=stream)
         print(f"  {cost_line(costs)}", file=stream)
-        finals = _final_outputs(project, result, used_elsewhere or set())
-        for name in finals:
-            print(f"  {name}: {_rel(project.output_dir / str(result.outcomes[name].output))}", file=stream)
+        for name, output in _final_outputs(project, result):
+            print(f"  {name}: {_rel(project.output_dir / output)}", file=stream)
     failed = [o for o in outcomes if o.status is AssetStatus.FAILED]
     for o in failed:
         print(f"render: asset '{o.name}' failed: {o.error}", file=sys.stderr)
@@ -956,15 +953,17 @@ def _takes_of(project: Project, result: RunResult, name: str) -> dict[str, Any]:
     return {"takes": takes, "pick": picked}
 
 
-def run_costs(outcomes: list[Any]) -> dict[str, Any]:
-    """What this run spent, and what the project's outputs cost in all, with unknown costs named."""
+def run_costs(outcomes: list[Any], unchanged: Mapping[str, StateAsset] | None = None) -> dict[str, Any]:
+    """What this run spent, and what the project's outputs cost in all, with unknown costs named
+    (``unchanged``: the outputs a part of a spec took as the snapshot has them)."""
     made = [o for o in outcomes if o.status is AssetStatus.GENERATED]
-    ready = [o for o in outcomes if o.ok and o.record is not None]
+    ready = [(o.name, o.record.cost_usd) for o in outcomes if o.ok and o.record is not None]
+    ready += [(name, entry.cost_usd) for name, entry in (unchanged or {}).items()]
     return {
         "spent_usd": round(sum(o.cost_usd for o in made if o.cost_usd is not None), 6),
         "spent_unknown": [o.name for o in made if o.cost_usd is None],
-        "project_usd": round(sum(o.record.cost_usd for o in ready if o.record.cost_usd is not None), 6),
-        "project_unknown": [o.name for o in ready if o.record.cost_usd is None],
+        "project_usd": round(sum(cost for _, cost in ready if cost is not None), 6),
+        "project_unknown": [name for name, cost in ready if cost is None],
     }
 
 
@@ -981,10 +980,12 @@ def cost_line(costs: dict[str, Any]) -> str:
     )
 
 
-def _final_outputs(project: Project, result: RunResult, used_elsewhere: set[str]) -> list[str]:
-    """The assets nothing else uses (the finished products), when there are few of them."""
-    used = {d for deps in project.deps().values() for d in deps} | used_elsewhere
-    finals = [n for n, o in result.outcomes.items() if o.ok and n not in used]
+def _final_outputs(project: Project, result: RunResult) -> list[tuple[str, str]]:
+    """The assets nothing else uses (the finished products) and their outputs, when there are few of them."""
+    used = {d for deps in project.deps().values() for d in deps}
+    used.update(d for entry in result.unchanged.values() for d in entry.deps)
+    finals = [(n, str(o.output)) for n, o in result.outcomes.items() if o.ok and n not in used]
+    finals += [(n, entry.output) for n, entry in result.unchanged.items() if n not in used]
     return finals if len(finals) <= 5 else []
 
 

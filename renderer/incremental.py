@@ -86,7 +86,6 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: st
         part=split.part(part_entries).encode(),
         elsewhere=frozenset(outside),
         premade={name: assets[name].sha256 for name in premade_names},
-        unchanged={name: assets[name].sha256 for name in outside},
     )
 
 
@@ -101,10 +100,13 @@ def snapshot_chunks(
     (``kept``: entries a part of a spec left as the last snapshot has them; ``unfinished``: entries with an
     asset that failed or waits, given no digest, so that they always count as changed)."""
     split = split_of(spec_bytes)
+    digests = chunk_digests(spec_bytes)
+    # the last to need them: a 100,000-asset spec's split and digests hold 30 MB, which saving can use
+    split_of.cache_clear()
+    chunk_digests.cache_clear()
     kept = kept or {}
     if split is None or len(split.chunks) != len(names_by_entry.keys() | kept.keys()):
         return "", {}
-    digests = chunk_digests(spec_bytes)
     chunks = {}
     for e in split.chunks:
         if e in kept:

@@ -259,4 +259,3 @@ class Decided(NamedTuple):
     part: bytes  # the spec of the head and the chunks to decide
     elsewhere: frozenset[str]  # every other name, which the part may name as an input
     premade: dict[str, str]  # unchanged names the part's assets need: sha256 of their outputs
-    unchanged: dict[str, str]  # unchanged names outside the part: sha256 of their outputs

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatch
+from itertools import pairwise
 from pathlib import Path
 
 import anyio
@@ -27,7 +28,7 @@ from renderer.records import (
     StateAsset,
 )
 from renderer.spec.model import Asset, Project
-from renderer.store.lockfile import lock_path, read_lock_part, read_lock_text, write_lock
+from renderer.store.lockfile import LockText, lock_path, read_lock_part, read_lock_text, write_lock
 from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
 from renderer.store.state import file_digest, save_state
 
@@ -105,6 +106,7 @@ class Books:
         self._wake = anyio.Event()
         self._written_at = 0.0
         self._interval = LOCK_WRITE_INTERVAL
+        self.lock_sha = ""  # once closed
 
     def record(self, name: str, entry: LockEntry, *, urgent: bool) -> None:
         if self.entries.get(name) != entry:
@@ -163,6 +165,14 @@ class Books:
             self._dirty = False
             self._written_at = self.clock()
 
+    def close(self) -> None:
+        """The last write; then only the lockfile's digest is kept, not its text (at 100,000 assets the
+        file read and the file written are 55 MB each, which the rest of the finish can use)."""
+        self.flush()
+        self.lock_sha = file_digest(self.lock_bytes)
+        self.lock_bytes = b""
+        self._lock_text = LockText(self.project.path.name)
+
     def clean_stale_temporaries(self) -> None:
         """Remove what an interrupted run (kill -9) left half-written: partial output copies and unfinished
         lockfile or manifest writes. Safe: this process holds the project lock."""
@@ -181,10 +191,11 @@ class Books:
         self, entries: Mapping[str, ManifestEntry], kept: Mapping[str, StateAsset] | None = None
     ) -> tuple[Path, dict[str, str]]:
         """Write the manifest of these outputs (by asset name), and of those ``kept`` as the last snapshot
-        has them (a part of a spec); return its path and each of ``entries``' lines."""
+        has them, in its order (a part of a spec); return its path and each of ``entries``' lines."""
         lines = {name: manifest_line(entry) for name, entry in entries.items()}
-        by_path = [(entry.path, lines[name]) for name, entry in entries.items()]
-        by_path += [(asset.output, asset.manifest_line) for asset in (kept or {}).values()]
+        # ``kept`` in the snapshot's order (by path): with a few more, sorting it again is one merge
+        by_path = [(asset.output, asset.manifest_line) for asset in (kept or {}).values()]
+        by_path += [(entry.path, lines[name]) for name, entry in entries.items()]
         by_path.sort()  # by path: outputs are unique, so the lines are never compared
         data = assemble_manifest(self.project.name, self.project.path.name, [line for _, line in by_path])
         return write_manifest(self.project.output_dir, data), lines
@@ -207,7 +218,9 @@ class Books:
         digest) and whose entries with an unfinished asset always count as changed, so only they and what
         depends on them are decided again. A part of a spec takes the assets it did not decide
         (``self.elsewhere``, and ``premade``, those it took as made) from ``before``, the snapshot it was
-        decided against."""
+        decided against. After ``close``: the snapshot names the lockfile it wrote."""
+        if not self.lock_sha:
+            raise RuntimeError("save_snapshot before close: the lockfile may still change")
         deps = self.project.deps()
         by_entry: dict[str, list[str]] = {}
         files_of: dict[str, set[str]] = {}
@@ -217,12 +230,24 @@ class Books:
             by_entry.setdefault(entry_name, []).append(name)
             used = files_of.setdefault(entry_name, set())
             used.update(str(root / ref.target) for ref in asset.inputs if ref.kind == "file")
-        assets: dict[str, StateAsset] = {}
+        mine: dict[str, StateAsset] = {}
+        for name in outputs:
+            entry, written, (size, mtime_ns) = outputs[name]
+            # a no-op run takes everything from the cache: only lines that say "generated" change
+            line = written if entry.status == AssetStatus.CACHED else manifest_line(_cached(entry))
+            provider = self.project.assets[name].provider
+            mine[name] = StateAsset(
+                entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line, provider, entry.cost_usd
+            )
+        assets = mine
         all_files = dict(files)
         kept_chunks = {}
         if before is not None:
             kept_chunks = {e: chunk for e, chunk in before.chunks.items() if chunk[1] and chunk[1][0] in self.elsewhere}
-            assets.update((name, before.assets[name]) for name in [*self.elsewhere, *premade])
+            taken = self.elsewhere.union(premade)
+            # in the snapshot's order (its outputs'), this run's assets in their places and new ones last
+            assets = {n: mine.get(n, entry) for n, entry in before.assets.items() if n in taken or n in mine}
+            assets.update(mine)
             # the files some entry still reads: hashed by this run, or as the snapshot had them
             known = {**before.files, **files}
             read = {path for used in files_of.values() for path in used}
@@ -230,38 +255,29 @@ class Books:
             all_files = {path: known[path] for path in read if path in known}
         unfinished = {entry for entry, names in by_entry.items() if not all(n in outputs or n in assets for n in names)}
         head_sha, chunks = snapshot_chunks(spec_bytes, by_entry, files_of, kept_chunks, unfinished)
-        for name in outputs:
-            entry, written, (size, mtime_ns) = outputs[name]
-            # a no-op run takes everything from the cache: only lines that say "generated" change
-            line = written if entry.status == AssetStatus.CACHED else manifest_line(_cached(entry))
-            provider = self.project.assets[name].provider
-            assets[name] = StateAsset(
-                entry.path, size, mtime_ns, tuple(deps[name]), entry.sha256, line, provider, entry.cost_usd
-            )
         save_state(
             state_file,
             version,
             Snapshot(
                 spec_sha=file_digest(spec_bytes) if complete else "",
-                lock_sha=file_digest(self.lock_bytes),
+                lock_sha=self.lock_sha,
                 out_dir=str(self.project.output_dir),
                 project=self.project.name,
                 spec_name=self.project.path.name,
                 files=all_files,
-                assets=_by_output(assets, before),
+                assets=_by_output(assets),
                 head_sha=head_sha,
                 chunks=chunks,
             ),
         )
 
 
-def _by_output(assets: dict[str, StateAsset], before: Snapshot | None) -> dict[str, StateAsset]:
+def _by_output(assets: dict[str, StateAsset]) -> dict[str, StateAsset]:
     """The assets in the order of their outputs, which is the order of a no-op's manifest (fastpath.py); a
-    part of a spec that moved no output keeps the last snapshot's order instead of sorting 100,000 again."""
-    if before is not None and len(assets) == len(before.assets):
-        old = before.assets
-        if all(name in old and old[name].output == asset.output for name, asset in assets.items()):
-            return {name: assets[name] for name in old}
+    part of a spec that moved no output is in order already, and is not sorted again (100,000 of them)."""
+    outputs = [asset.output for asset in assets.values()]
+    if all(a < b for a, b in pairwise(outputs)):
+        return assets
     return dict(sorted(assets.items(), key=lambda item: item[1].output))
 
 

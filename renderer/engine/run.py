@@ -466,7 +466,7 @@ class Run:
         complete = all(o.ok for o in outcomes.values())
         if self.whole_project and complete:
             self.books.forget_removed()
-        self.books.flush()
+        self.books.close()
         self.books.clean_stale_temporaries()
         entries = {
             name: manifest_entry(self.project.assets[name], o.status, o.key or "", o.record)
@@ -479,7 +479,8 @@ class Run:
                 entries[name] = entry._replace(pick=pick)
         kept = None
         if self.part is not None and self.prior is not None:  # the rest of the spec, as the snapshot has it
-            kept = {name: self.prior.assets[name] for name in [*self.part.elsewhere, *self.part.premade]}
+            taken = self.part.elsewhere.union(self.part.premade)
+            kept = {name: asset for name, asset in self.prior.assets.items() if name in taken}
         manifest, lines = self.books.write_manifest(entries, kept)
         interrupted = any(o.status is AssetStatus.INTERRUPTED for o in outcomes.values())
         if self.whole_project and len(outcomes) == len(self.order) and not interrupted:

@@ -29,8 +29,8 @@ def assemble_manifest(project: str, spec: str, lines: Iterable[str]) -> bytes:
         f'{{\n  "manifest-version": {MANIFEST_VERSION},\n  "project": {json.dumps(project, ensure_ascii=False)},\n'
         f'  "spec": {json.dumps(spec, ensure_ascii=False)},\n  "outputs": ['
     )
-    body = ",".join("\n    " + line for line in lines)
-    return (head + body + ("\n  ]\n}\n" if body else "]\n}\n")).encode()
+    body = ",\n    ".join(lines)
+    return (head + ("\n    " + body + "\n  ]\n}\n" if body else "]\n}\n")).encode()
 
 
 def render_manifest(project: str, spec: str, outputs: Iterable[ManifestEntry]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -85,9 +86,12 @@ def test_the_snapshot_keeps_every_output_as_cached_with_its_manifest_line(tmp_pa
     assert [(o["path"], o["status"]) for o in written["outputs"]] == [("v.mp4", "cached"), ("w.mp4", "generated")]
     outputs = {name: (entry, lines_written[name], (7, 123)) for name, entry in entries.items()}
     state_file = tmp_path / "state" / "s.marshal"
+    books.record("v", lock_entry(project.assets["v"], "b" * 64, {}, RECORD), urgent=False)
+    books.close()  # the last lockfile write: the snapshot names the lockfile by its digest
     books.save_snapshot(state_file, "1.0", b"spec", {"/x": FileStamp(1, 2, "e" * 64)}, outputs)
     snapshot = load_state(state_file, "1.0")
     assert snapshot is not None and snapshot.files == {"/x": FileStamp(1, 2, "e" * 64)}
+    assert snapshot.lock_sha == hashlib.sha256((tmp_path / "p.lock").read_bytes()).hexdigest()
     assert snapshot.assets["w"].deps == ("v",) and snapshot.assets["v"].mtime_ns == 123
     assert list(snapshot.assets) == ["v", "w"]  # in path order, the manifest's
     lines = [json.loads(entry.manifest_line) for entry in snapshot.assets.values()]
