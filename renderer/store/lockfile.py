@@ -201,6 +201,11 @@ def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], b
 
 
 _ENTRY_START_BYTES = re.compile(rb'\n  "')
+# an entry as render writes it: its name, its fields, and its inputs last (LockEntry's order)
+_ENTRY_TEXT = re.compile(r'\n  ("[^\n]*"):\n((?:    [a-z0-9_]+: [^\n]*\n)*)(?:    inputs:\n((?:      "[^\n]*\n)+))?')
+_FIELD_LINE = re.compile(r"    ([a-z0-9_]+): ")
+_FIELD_VALUE = re.compile(r"    [a-z0-9_]+: ([^\n]*)\n")
+_SLOT_LINE = re.compile(r'      (".*)\n')  # '"slot": "sha256:..."': a member of a JSON object, as it is
 _ENTRY_START = re.compile(r'\n  "')
 
 
@@ -315,40 +320,40 @@ def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str
     entries: dict[str, LockEntry] = {}
     texts: dict[str, bytes] = {}
     loads = json.loads
+    known_fields = set(LOCK_FIELDS)
     try:
         for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
             text = body[start:end]
-            header, *fields = text[1:].split("\n")
-            if not header.endswith(":"):
+            if not text.endswith("\n"):
+                text += "\n"
+            shape = _ENTRY_TEXT.fullmatch(text)
+            if shape is None:
                 return None
-            name = loads(header[2:-1])
-            entry: dict[str, Any] = {}
-            inputs: dict[str, Any] | None = None
-            for line in fields:
-                if not line:
-                    continue
-                if line.startswith("      ") and inputs is not None:
-                    slot, _, value = line[6:].partition(": ")
-                    inputs[loads(slot)] = loads(value)
-                elif line.startswith("    ") and line[4] != " ":
-                    field, _, value = line[4:].partition(": ")
-                    if field == "inputs:" and not value:
-                        inputs = entry["inputs"] = {}
-                    elif field in LOCK_FIELDS:
-                        entry[field] = loads(value)
-                        inputs = None
-                    else:
-                        return None
-                else:
-                    return None
-            if entry_problem(entry):
+            # every value is a JSON scalar: all of an entry's at once, as one JSON document
+            fields = _FIELD_LINE.findall(shape[2])
+            if not known_fields.issuperset(fields):
+                return None
+            document = ",".join(_FIELD_VALUE.findall(shape[2]))
+            slots = _SLOT_LINE.findall(shape[3]) if shape[3] is not None else None
+            if slots is not None:
+                document += ("," if fields else "") + "{" + ",".join(slots) + "}"
+            values = loads(f"[{shape[1]},{document}]")
+            if len(values) != len(fields) + 1 + (slots is not None):
+                return None  # a value that was not one scalar
+            name = values[0]
+            entry: dict[str, Any] = dict(zip(fields, values[1 : len(fields) + 1], strict=True))
+            if slots is not None:
+                if len(values[-1]) != len(slots):
+                    return None  # two slots on a line, or one twice
+                entry["inputs"] = values[-1]
+            if not isinstance(name, str) or entry_problem(entry):
                 return None  # junk in a field: the YAML path says where
             for field in _REPEATED:  # one string for 100,000 "local"s
                 if isinstance(entry.get(field), str):
                     entry[field] = sys.intern(entry[field])
             entries[name] = LockEntry.from_written(entry)
             if with_texts:
-                texts[name] = (text if text.endswith("\n") else text + "\n").encode()
+                texts[name] = text.encode()
     except (ValueError, IndexError):
         return None
     return entries, texts

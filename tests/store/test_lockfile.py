@@ -111,7 +111,11 @@ def test_junk_in_a_hand_edited_entry_is_refused_with_its_line(tmp_path: Path, fi
 def test_the_fast_reader_agrees_with_yaml(names: dict[str, str]) -> None:
     from renderer.store.lockfile import _parse_own_format
 
-    entries = {name: entry(output=text or "x", job_id=text, duration=1.5) for name, text in names.items()}
+    slots = [{}, {"0": "c" * 64}, {name: "d" * 64 for name in names}]  # none, one, and any slot names
+    entries = {
+        name: entry(output=text or "x", job_id=text, duration=1.5, inputs=slots[k % 3])
+        for k, (name, text) in enumerate(names.items())
+    }
     data = render_lock("p.yaml", entries)
     parsed = _parse_own_format(data)
     parsed = parsed[0] if parsed is not None else None
@@ -127,6 +131,31 @@ def test_a_hand_edited_lockfile_is_read_by_the_yaml_parser(tmp_path: Path) -> No
     write_lock(path, "p.yaml", {"a": entry()})
     path.write_text(path.read_text().replace('    provider: "local"', "    provider: local  # edited"))
     assert read_lock(path)[0]["a"] == entry()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        (
+            '      "0": "sha256:' + "c" * 64 + '"',
+            '      "0": "sha256:' + "c" * 64 + '", "1": "sha256:' + "d" * 64 + '"',
+        ),
+        ("    bytes: 10", "    bytes: 10, 11"),
+        ('    job_id: "j1"', '    job_id: "j1"]'),
+    ],
+    ids=["two inputs on a line", "two values", "a bracket"],
+)
+def test_what_the_fast_reader_cannot_place_goes_to_the_yaml_parser(tmp_path: Path, edit: tuple[str, str]) -> None:
+    from renderer.store.lockfile import _parse_own_format
+
+    path = tmp_path / "p.lock"
+    write_lock(path, "p.yaml", {"a": entry()})
+    text = path.read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1]))
+    assert _parse_own_format(path.read_bytes()) is None
+    with pytest.raises(LockfileError, match="not valid YAML|is not"):
+        read_lock(path)
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=30), min_size=1, max_size=6))
