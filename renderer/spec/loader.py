@@ -7,6 +7,7 @@ Only the slow path uses this: a spec whose bytes are unchanged since the last ru
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,8 @@ class _Walker:
             self.problem(node, "a key must be plain text, not a list or mapping")
             return None
         if not self.tagged(node):
-            return str(node.value)  # a key is its text, whatever type YAML would guess for it
+            # a key is its text, whatever type YAML would guess for it; one string for 100,000 "prompt"s
+            return sys.intern(str(node.value))
         value = self.constructor.construct_object(node)
         if not isinstance(value, str):
             # YAML reads `1:` or `yes:` as a number or boolean; keys are names, so keep the text.

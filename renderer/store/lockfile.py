@@ -29,21 +29,23 @@ def render_lock(spec_name: str, entries: dict[str, LockEntry]) -> bytes:
 
 
 class LockText:
-    """Renders lockfiles, remembering each entry's text so a rewrite costs only the entries that changed.
+    """Renders lockfiles, remembering where each entry's text is in the last lockfile read or written, so a
+    rewrite renders only the entries that changed and copies the rest, in runs of neighbours.
 
-    ``outside``: where, in ``source`` (the lockfile's bytes), the entries that were not read are (a part of
-    a spec, decided incrementally, reads only its own): written back as they were, in runs of neighbours,
-    unless ``drop`` removes them."""
+    ``known``: entries whose text is at (start, end) of ``source`` (the lockfile's bytes), with the entry
+    it says; ``outside``: where the entries that were not read are (a part of a spec, decided
+    incrementally, reads only its own), written back as they were unless ``drop`` removes them. Offsets,
+    not copies: the texts of 100,000 entries would hold the lockfile's 55 MB a second time."""
 
     def __init__(
         self,
         spec_name: str,
-        known: dict[str, tuple[LockEntry, bytes]] | None = None,
+        known: dict[str, tuple[LockEntry, int, int]] | None = None,
         outside: dict[str, tuple[int, int]] | None = None,
         source: bytes = b"",
     ) -> None:
         self.spec_name = spec_name
-        self._texts = dict(known or {})
+        self._known = dict(known or {})
         self.outside = dict(outside or {})
         self._source = source
 
@@ -55,28 +57,40 @@ class LockText:
         names = sorted(entries.keys() | self.outside.keys()) if self.outside else sorted(entries)
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
         lines.append("\n" if names else " {}\n")
-        parts = ["".join(lines).encode()]
-        run = (0, 0)  # the outside entries next to each other in the source, copied in one piece
-        texts = {}
+        head = "".join(lines).encode()
+        parts = [head]
+        at = len(head)  # where the next text goes in the new lockfile
+        run_start = run_end = 0  # texts of the source next to each other, copied in one piece
+        known: dict[str, tuple[LockEntry, int, int]] = {}
+        outside: dict[str, tuple[int, int]] = {}
         for name in names:
             entry = entries.get(name)
             if entry is None:
-                start, end = self.outside[name]
-                if start != run[1]:
-                    parts.append(self._source[run[0] : run[1]])
-                    run = (start, start)
-                run = (run[0], end)
-                continue
-            known = self._texts.get(name)
-            if known is None or not (known[0] is entry or known[0] == entry):
-                known = (entry, _entry_text(name, entry).encode())
-            texts[name] = known
-            parts.append(self._source[run[0] : run[1]])
-            run = (0, 0)
-            parts.append(known[1])
-        parts.append(self._source[run[0] : run[1]])
-        self._texts = texts
-        return b"".join(parts)
+                span = self.outside[name]
+                start, end = span
+                outside[name] = span if at == start else (at, at + end - start)
+            else:
+                was = self._known.get(name)
+                if was is None or not (was[0] is entry or was[0] == entry):  # rendered anew
+                    parts.append(self._source[run_start:run_end])
+                    run_start = run_end = 0
+                    text = _entry_text(name, entry).encode()
+                    parts.append(text)
+                    known[name] = (entry, at, at + len(text))
+                    at += len(text)
+                    continue
+                _, start, end = was
+                # the same offsets (the same tuple) unless a text before it changed length
+                known[name] = was if at == start else (entry, at, at + end - start)
+            if start != run_end:  # copied from the source, with its neighbours
+                parts.append(self._source[run_start:run_end])
+                run_start = start
+            run_end = end
+            at += end - start
+        parts.append(self._source[run_start:run_end])
+        data = b"".join(parts)
+        self._known, self.outside, self._source = known, outside, data
+        return data
 
 
 def _entry_text(name: str, entry: LockEntry) -> str:
@@ -144,11 +158,13 @@ def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, Lo
         data = path.read_bytes()
     except FileNotFoundError:
         return {}, b"", LockText(path.with_suffix(".yaml").name)
-    parsed = _parse_own_format(data, with_texts=with_texts)
+    parsed = _parse_own_format(data)
     if parsed is not None:
-        entries, texts = parsed
+        entries, spans = parsed
         spec_name = json.loads(data.split(b"\n", 3)[2][6:])
-        return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in texts})
+        if not with_texts:
+            return entries, data, LockText(spec_name)
+        return entries, data, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, source=data)
     if not data.strip():
         return {}, data, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
     entries, spec_name = _read_yaml_lock(path, data)
@@ -176,6 +192,7 @@ def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], b
     if len(data) > body and starts[:1] != [body]:
         return None
     mine: list[bytes] = []
+    spans: dict[str, tuple[int, int]] = {}
     outside: dict[str, tuple[int, int]] = {}
     for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
         close = data.find(b'":\n', start, end)
@@ -189,15 +206,16 @@ def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], b
             return None
         if name in names:
             mine.append(data[start:end])
+            spans[name] = (start, end)
         else:
             outside[name] = (start, end)
     parsed = _parse_own_format(
         b"\n".join(head) + b"\n" + b"".join(mine) if mine else b"\n".join(head[:3]) + b"\nassets: {}\n"
     )
-    if parsed is None:
+    if parsed is None or parsed[0].keys() != spans.keys():
         return None
-    entries, texts = parsed
-    return entries, data, LockText(spec_name, {n: (entries[n], texts[n]) for n in entries}, outside, data)
+    entries = parsed[0]
+    return entries, data, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, outside, data)
 
 
 _ENTRY_START_BYTES = re.compile(rb'\n  "')
@@ -206,7 +224,6 @@ _ENTRY_TEXT = re.compile(r'\n  ("[^\n]*"):\n((?:    [a-z0-9_]+: [^\n]*\n)*)(?:  
 _FIELD_LINE = re.compile(r"    ([a-z0-9_]+): ")
 _FIELD_VALUE = re.compile(r"    [a-z0-9_]+: ([^\n]*)\n")
 _SLOT_LINE = re.compile(r'      (".*)\n')  # '"slot": "sha256:..."': a member of a JSON object, as it is
-_ENTRY_START = re.compile(r'\n  "')
 
 
 def _read_yaml_lock(path: Path, data: bytes) -> tuple[dict[str, LockEntry], str | None]:
@@ -294,16 +311,14 @@ def _line_of(data: bytes, *starts: str) -> int:
     return 1
 
 
-def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], dict[str, bytes]] | None:
+def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None:
     """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
-    anything else (hand-edited, merged, older), which then goes through the YAML parser. One entry at a
-    time: the lines of 100,000 entries at once take more memory than the entries. ``with_texts``: also
-    each entry's text, for writing it back unchanged (as bytes: a lockfile written every few seconds
-    would otherwise encode 100,000 texts each time)."""
+    anything else (hand-edited, merged, older), which then goes through the YAML parser. Also where each
+    entry's text is in ``data`` (start, end), for writing it back unchanged. One entry at a time: the lines
+    of 100,000 entries at once take more memory than the entries."""
     head = data.split(b"\n", 4)
     try:
         lines = [line.decode("utf-8") for line in head[:4]]
-        body = head[4].decode("utf-8") if len(head) == 5 else ""
     except UnicodeDecodeError:
         return None
     if lines[:2] != [HEADER.rstrip("\n"), f"lock-version: {LOCK_VERSION}"] or len(lines) < 4:
@@ -312,20 +327,19 @@ def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str
         return None
     if lines[3] == "assets: {}":
         return {}, {}
-    if lines[3] != "assets:":
+    if lines[3] != "assets:" or not data.endswith(b"\n"):
         return None
-    starts = [match.start() for match in _ENTRY_START.finditer(body)]
-    if body[: starts[0] if starts else len(body)].strip():
+    body = sum(len(line) + 1 for line in head[:4])
+    starts = [match.start() for match in _ENTRY_START_BYTES.finditer(data, body)]
+    if data[body : starts[0] if starts else len(data)].strip():
         return None  # something before the first entry
     entries: dict[str, LockEntry] = {}
-    texts: dict[str, bytes] = {}
+    spans: dict[str, tuple[int, int]] = {}
     loads = json.loads
     known_fields = set(LOCK_FIELDS)
     try:
-        for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
-            text = body[start:end]
-            if not text.endswith("\n"):
-                text += "\n"
+        for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
+            text = data[start:end].decode("utf-8")
             shape = _ENTRY_TEXT.fullmatch(text)
             if shape is None:
                 return None
@@ -352,11 +366,10 @@ def _parse_own_format(data: bytes, *, with_texts: bool = True) -> tuple[dict[str
                 if isinstance(entry.get(field), str):
                     entry[field] = sys.intern(entry[field])
             entries[name] = LockEntry.from_written(entry)
-            if with_texts:
-                texts[name] = text.encode()
+            spans[name] = (start, end)
     except (ValueError, IndexError):
         return None
-    return entries, texts
+    return entries, spans
 
 
 _REPEATED = ("provider", "model", "resolved_model", "media_type")

@@ -173,6 +173,11 @@ def test_text_remembered_from_a_read_rewrites_the_same_bytes(names: dict[str, st
         assert text.render(read) == data
         changed = {**read, next(iter(read)): entry(output="changed.png")}
         assert text.render(changed) == render_lock("p.yaml", changed)
+        # the next rewrite copies unchanged texts from the bytes the last one wrote
+        later = {**changed, "zz added": entry(output="added.png")}
+        del later[min(later)]
+        assert text.render(later) == render_lock("p.yaml", later)
+        assert text.render(later) == render_lock("p.yaml", later)
 
 
 @given(
@@ -205,6 +210,8 @@ def test_a_part_read_writes_back_what_the_whole_would(names: dict[str, str], dat
             text.drop({outside[0]})
         expected = {n: e for n, e in {**entries, **changed}.items() if not outside or n != outside[0]}
         assert text.render(changed) == render_lock("p.yaml", expected)
+        newer = {**changed, "new one": entry(output="newer.png")}  # and again, from what that wrote
+        assert text.render(newer) == render_lock("p.yaml", {**expected, "new one": newer["new one"]})
 
 
 def test_a_three_way_merge_by_asset() -> None:
