@@ -682,12 +682,7 @@ def _short_way(
     from renderer.store.state import load_state, state_path
 
     state = load_state(state_path(cache_dir, spec), __version__)
-    try:
-        with open(spec.with_suffix(".lock"), "rb") as handle:
-            lock_bytes = handle.read()
-    except OSError:
-        return None
-    decided = short_way(state, spec_bytes, lock_bytes, out) if state is not None else None
+    decided = short_way(state, spec_bytes, str(spec.with_suffix(".lock")), out) if state is not None else None
     if decided is None or state is None:
         return None
     try:

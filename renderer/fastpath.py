@@ -41,12 +41,7 @@ def try_noop(
     state = load_state(state_path(cache_dir, spec), version)
     if state is None:
         return None
-    try:
-        with open(spec.with_suffix(".lock"), "rb") as handle:
-            lock_bytes = handle.read()
-    except OSError:
-        return None
-    names = unchanged(state, spec_bytes, lock_bytes, out_dir, selection)
+    names = unchanged(state, spec_bytes, str(spec.with_suffix(".lock")), out_dir, selection)
     if names is None:
         return None
     return Noop(state, names)

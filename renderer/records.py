@@ -250,6 +250,9 @@ class Snapshot(NamedTuple):
     # them); "" and {} when the spec's layout is unusual
     head_sha: str = ""
     chunks: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+    # the lockfile's (size, mtime_ns) when ``lock_sha`` was taken: the same stamp, the same lockfile (as for
+    # outputs and input files), so a no-op need not read and hash a 55 MB lockfile; another stamp: its digest
+    lock_stamp: tuple[int, int] = (-1, -1)
 
 
 class Decided(NamedTuple):

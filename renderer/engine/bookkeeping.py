@@ -30,7 +30,7 @@ from renderer.records import (
 from renderer.spec.model import Asset, Project
 from renderer.store.lockfile import LockText, lock_path, read_lock_part, read_lock_text, write_lock
 from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
-from renderer.store.state import file_digest, save_state
+from renderer.store.state import file_digest, save_state, stat_pair
 
 LOCK_WRITE_INTERVAL = 0.2
 WRITE_SHARE = 10  # free results wait at least ten times as long as the last lockfile write took
@@ -107,6 +107,7 @@ class Books:
         self._written_at = 0.0
         self._interval = LOCK_WRITE_INTERVAL
         self.lock_sha = ""  # once closed
+        self.lock_stamp = (-1, -1)
 
     def record(self, name: str, entry: LockEntry, *, urgent: bool) -> None:
         if self.entries.get(name) != entry:
@@ -170,6 +171,7 @@ class Books:
         file read and the file written are 55 MB each, which the rest of the finish can use)."""
         self.flush()
         self.lock_sha = file_digest(self.lock_bytes)
+        self.lock_stamp = stat_pair(str(self.lock_file)) or (-1, -1)
         self.lock_bytes = b""
         self._lock_text = LockText(self.project.path.name)
 
@@ -261,6 +263,7 @@ class Books:
             Snapshot(
                 spec_sha=file_digest(spec_bytes) if complete else "",
                 lock_sha=self.lock_sha,
+                lock_stamp=self.lock_stamp,
                 out_dir=str(self.project.output_dir),
                 project=self.project.name,
                 spec_name=self.project.path.name,

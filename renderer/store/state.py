@@ -21,7 +21,7 @@ from pathlib import Path
 from renderer.dag import closure
 from renderer.records import FileStamp, Snapshot, StateAsset
 
-STATE_VERSION = 9
+STATE_VERSION = 10
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:
@@ -91,11 +91,25 @@ def stat_pair(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def lock_as_saved(state: Snapshot, lock_file: str) -> bool:
+    """Whether the lockfile is the one the snapshot saw: by its stamp, or else by its digest."""
+    stamp = stat_pair(lock_file)
+    if stamp is None:
+        return False
+    if stamp == tuple(state.lock_stamp):
+        return True
+    try:
+        with open(lock_file, "rb") as handle:
+            return file_digest(handle.read()) == state.lock_sha
+    except OSError:
+        return False
+
+
 def unchanged(
-    state: Snapshot, spec_bytes: bytes, lock_bytes: bytes, out_dir: str | None, selection: list[str]
+    state: Snapshot, spec_bytes: bytes, lock_file: str, out_dir: str | None, selection: list[str]
 ) -> list[str] | None:
     """The names that need nothing (the selection and what it needs), or None if anything may need work."""
-    if state.spec_sha != file_digest(spec_bytes) or state.lock_sha != file_digest(lock_bytes):
+    if state.spec_sha != file_digest(spec_bytes) or not lock_as_saved(state, lock_file):
         return None
     if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
         return None

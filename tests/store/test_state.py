@@ -7,16 +7,17 @@ from renderer.records import FileStamp, Snapshot, StateAsset
 from renderer.store.state import file_digest, load_state, save_state, stat_pair, unchanged
 
 
-def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, bytes]:
+def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, str]:
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.png").write_bytes(b"aaa")
     (out / "b.png").write_bytes(b"bbbb")
     (tmp_path / "in.wav").write_bytes(b"input")
-    spec, lock = b"spec", b"lock"
+    spec, lock = b"spec", str(tmp_path / "p.lock")
+    Path(lock).write_bytes(b"lock")
     state = Snapshot(
         spec_sha=file_digest(spec),
-        lock_sha=file_digest(lock),
+        lock_sha=file_digest(b"lock"),
         out_dir=str(out),
         project="p",
         spec_name="p.yaml",
@@ -25,6 +26,7 @@ def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, bytes]:
             "a": StateAsset("a.png", *stat_pair(str(out / "a.png")), (), "x", '{"path": "a.png"}'),
             "b": StateAsset("b.png", *stat_pair(str(out / "b.png")), ("a",), "y", '{"path": "b.png"}'),
         },
+        lock_stamp=stat_pair(lock) or (-1, -1),
     )
     return state, spec, lock
 
@@ -39,10 +41,21 @@ def test_nothing_changed_means_nothing_to_do(tmp_path: Path) -> None:
 def test_every_kind_of_change_is_seen(tmp_path: Path) -> None:
     state, spec, lock = make_state(tmp_path)
     assert unchanged(state, b"spec2", lock, None, []) is None
-    assert unchanged(state, spec, b"lock2", None, []) is None
+    assert unchanged(state, spec, str(tmp_path / "missing.lock"), None, []) is None
     assert unchanged(state, spec, lock, str(tmp_path / "other"), []) is None
     assert unchanged(state, spec, lock, None, ["ghost"]) is None
     os.utime(tmp_path / "in.wav", ns=(1, 1))
+    assert unchanged(state, spec, lock, None, []) is None
+
+
+def test_the_lockfile_is_known_by_its_stamp_or_else_by_its_digest(tmp_path: Path) -> None:
+    state, spec, lock = make_state(tmp_path)
+    os.utime(lock, ns=(7, 7))  # touched, the same text: its digest says it is the same lockfile
+    assert unchanged(state, spec, lock, None, []) == ["a", "b"]
+    Path(lock).write_bytes(b"lock, edited")  # another text, another stamp
+    assert unchanged(state, spec, lock, None, []) is None
+    Path(lock).write_bytes(b"LOCK")  # the same size, but written now: another mtime, another digest
+    os.utime(lock, ns=(8, 8))
     assert unchanged(state, spec, lock, None, []) is None
 
 
