@@ -209,3 +209,37 @@ def test_after_a_failure_only_the_failed_asset_and_what_needs_it_are_decided_aga
     assert {name for name, a in document["assets"].items() if a["status"] == "generated"} == {"frail", "after_frail"}
     noop = render(spec, "--json", cwd=tmp_path, cache=cache)
     assert noop.returncode == 0 and "decided_again" not in json.loads(noop.stdout)
+
+
+def test_a_plain_report_after_an_edit_says_what_the_full_path_says(tmp_path: Path) -> None:
+    """Without --json the short way keeps the unchanged assets as the snapshot has them (no outcome each):
+    its counts, costs and finished products must still be the full path's."""
+    assets = {f"a{n}": {"prompt": f"asset {n}", "inputs": [f"a{n - 1}"] if n else []} for n in range(6)}
+    assets["lone"] = {"prompt": "lone", "inputs": []}
+    edited = {**assets, "a3": {"prompt": "asset 3 edited", "inputs": ["a2"]}}
+    reports = {}
+    for way, env in (("short", {}), ("full", {"RENDER_INCREMENTAL": "0"})):
+        folder = tmp_path / way
+        folder.mkdir()
+        spec, cache = folder / "p.yaml", folder / "cache"
+        spec.write_text(project_text(assets))
+        write_ref(folder, FRAIL, 1)
+        assert render(spec, cwd=folder, cache=cache).returncode == 0
+        spec.write_text(project_text(edited))
+        probe = json.loads(render("plan", spec, "--json", cwd=folder, cache=cache, env=env).stdout)
+        assert ("decided_again" in probe) == (way == "short")
+        plan = render("plan", spec, "-v", cwd=folder, cache=cache, env=env)
+        made = render(spec, cwd=folder, cache=cache, env=env)
+        # elapsed times differ, and the order of lines, and progress counts only what is decided
+        timeless = re.sub(r"[0-9]+\.[0-9]+s\b", "Ts", re.sub(r"\[[0-9]+/[0-9]+ ", "[N/N ", made.stdout))
+        lines = [*plan.stdout.splitlines(), *timeless.splitlines()]
+        reports[way] = (plan.returncode, made.returncode, sorted(lines))
+    assert reports["short"] == reports["full"]
+    plan_text = render_text = "\n".join(reports["short"][2])
+    assert "3 to generate, 6 cached" in plan_text and "  cached    lone" in plan_text
+    totals = re.search(r"([0-9]+) generated, ([0-9]+) cached", render_text)
+    assert totals is not None and int(totals[1]) >= 1 and int(totals[1]) + int(totals[2]) == 9
+    assert "the outputs cost $0.0000 in all" in render_text
+    assert {"  a5: out/a5.png", "  lone: out/lone.png", "  after_frail: out/after_frail.png"} <= set(
+        render_text.splitlines()
+    )
