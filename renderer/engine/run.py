@@ -67,7 +67,7 @@ from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.projectlock import state_dir_for
 from renderer.store.remote import GuardedRemote, Remote, RemoteError, open_remote
-from renderer.store.state import load_state, state_path
+from renderer.store.state import load_state, stamps_only, state_path
 
 
 class Run:
@@ -119,6 +119,8 @@ class Run:
         prior = self.prior = load_state(self.state_file, options.version)
         if options.part is not None and prior is None:
             raise UsageError("a part of a spec is decided against the snapshot it came from, which is gone")
+        if options.part is None and prior is not None:
+            prior = self.prior = stamps_only(prior)
         self.hasher = InputHasher(project, prior.files if prior else None)
         self.remote = self.open_remote(options)
         self.outputs = Outputs(

@@ -48,6 +48,14 @@ def load_state(path: Path, version: str) -> Snapshot | None:
     return state
 
 
+def stamps_only(state: Snapshot) -> Snapshot:
+    """The snapshot as the full path uses it: the stamps of inputs and outputs, without the manifest lines
+    and entry digests that only a no-op and the short way read (at 100,000 assets, 90 MB of the 117)."""
+    _LOADED.clear()  # the whole snapshot is let go: a later load reads the file again
+    assets = {name: entry._replace(manifest_line="") for name, entry in state.assets.items()}
+    return state._replace(assets=assets, chunks={})
+
+
 def _load_state(path: Path, version: str) -> Snapshot | None:
     # 100,000 assets are a million objects and no garbage: the cyclic collector would only slow it down
     enabled = gc.isenabled()

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from renderer.records import FileStamp, Snapshot, StateAsset
-from renderer.store.state import file_digest, load_state, save_state, stat_pair, unchanged
+from renderer.store.state import file_digest, load_state, save_state, stamps_only, stat_pair, unchanged
 
 
 def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, str]:
@@ -77,3 +77,19 @@ def test_state_round_trip_and_version(tmp_path: Path) -> None:
     assert load_state(path, "2.0") is None
     path.write_bytes(b"garbage")
     assert load_state(path, "1.0") is None
+
+
+def test_the_full_path_keeps_the_stamps_and_lets_the_manifest_lines_go(tmp_path: Path) -> None:
+    state, _, _ = make_state(tmp_path)
+    path = tmp_path / "s" / "x.marshal"
+    save_state(path, "1.0", state._replace(chunks={"a": ("d" * 64, ("a",), ())}))
+    loaded = load_state(path, "1.0")
+    assert loaded is not None and loaded.chunks
+    slim = stamps_only(loaded)
+    for name, entry in state.assets.items():
+        kept = slim.assets[name]
+        assert (kept.output, kept.size, kept.mtime_ns, kept.deps, kept.sha256) == entry[:5]
+        assert kept.manifest_line == ""
+    assert slim.files == state.files and slim.chunks == {} and slim.lock_sha == state.lock_sha
+    again = load_state(path, "1.0")  # read again from the file, whole: the no-op needs the lines
+    assert again is not None and again is not loaded and again.assets["a"].manifest_line == '{"path": "a.png"}'
