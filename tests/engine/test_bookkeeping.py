@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import anyio
+import pytest
 
 from renderer.engine.bookkeeping import Books, lock_entry, manifest_entry
 from renderer.records import AssetStatus, FileStamp, MediaInfo, OutputRecord
 from renderer.spec.resolve import load_project
-from renderer.store.lockfile import read_lock
+from renderer.store.lockfile import read_lock, write_lock
 from renderer.store.state import load_state
 from tests.helpers import write
 
@@ -97,3 +98,14 @@ def test_the_snapshot_keeps_every_output_as_cached_with_its_manifest_line(tmp_pa
     lines = [json.loads(entry.manifest_line) for entry in snapshot.assets.values()]
     assert [o["path"] for o in lines] == ["v.mp4", "w.mp4"] and {o["status"] for o in lines} == {"cached"}
     assert snapshot.assets["v"].manifest_line == lines_written["v"]  # a cached line is kept as written
+
+
+def test_a_plan_lets_the_lockfile_text_go_and_keeps_its_entries(tmp_path: Path) -> None:
+    project = project_at(tmp_path)
+    write_lock(tmp_path / "p.lock", "p.yaml", {"v": lock_entry(project.assets["v"], "b" * 64, {}, RECORD)})
+    with pytest.raises(RuntimeError):
+        Books(project, writes_lock=True).read_only()  # a render must keep what it rewrites
+    books = Books(project, writes_lock=False)
+    assert books.lock_bytes
+    books.read_only()
+    assert books.lock_bytes == b"" and set(books.locked) == {"v"} and books.stale_names() == []
