@@ -621,8 +621,6 @@ def _render_slow(
     result = run_project(project, options, reporter, spec_bytes)
     if decided is not None and before is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
-        taken = decided.elsewhere.union(decided.premade)
-        result.unchanged = {name: entry for name, entry in before.assets.items() if name in taken}
         if args.json or (mode.plans and args.verbose):  # a report of every asset: an outcome each
             _add_unchanged(result, keys=args.json, with_records=not mode.plans)
     for note in result.notes:

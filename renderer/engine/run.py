@@ -61,7 +61,7 @@ from renderer.engine.takes import chosen_take, held_message
 from renderer.engine.why import why_made
 from renderer.errors import CacheError, JobWaiting, SetupError, UsageError
 from renderer.providers.base import HttpSession, ProviderContext
-from renderer.records import AssetStatus, OutputRecord, RunMode
+from renderer.records import AssetStatus, OutputRecord, RunMode, StateAsset
 from renderer.spec.model import Asset, Project, take_name
 from renderer.store.blobs import Store
 from renderer.store.cache import Cache
@@ -193,6 +193,14 @@ class Run:
             self.cache.notes.append(f"note: {exc}; rendering without the remote")
             return None
 
+    def unchanged(self) -> dict[str, StateAsset]:
+        """A part of a spec: the spec's other assets, and those it took as made, as the snapshot it was
+        decided against has them, in its order (its outputs'); nothing for a whole spec."""
+        if self.part is None or self.prior is None:
+            return {}
+        taken = self.part.elsewhere.union(self.part.premade)
+        return {name: asset for name, asset in self.prior.assets.items() if name in taken}
+
     # ---- the walk
 
     def made(self, name: str) -> str | None:
@@ -313,6 +321,7 @@ class Run:
             problems += [f"asset '{n}': in the lockfile but no longer in the spec" for n in self.books.stale_names()]
         return RunResult(
             outcomes,
+            unchanged=self.unchanged(),
             lock_current=not problems,
             lock_problems=problems,
             notes=[self.scrub(note) for note in self.cache.notes],
@@ -485,10 +494,7 @@ class Run:
             pick = self.books.pending_pick(name)
             if pick is not None:
                 entries[name] = entry._replace(pick=pick)
-        kept = None
-        if self.part is not None and self.prior is not None:  # the rest of the spec, as the snapshot has it
-            taken = self.part.elsewhere.union(self.part.premade)
-            kept = {name: asset for name, asset in self.prior.assets.items() if name in taken}
+        kept = self.unchanged()
         manifest, lines = self.books.write_manifest(entries, kept)
         interrupted = any(o.status is AssetStatus.INTERRUPTED for o in outcomes.values())
         if self.whole_project and len(outcomes) == len(self.order) and not interrupted:
@@ -505,7 +511,7 @@ class Run:
             )
         notes = [self.scrub(note) for note in self.cache.notes]
         over = self.budget.summary()
-        return RunResult(outcomes, manifest=manifest, notes=[*notes, over] if over else notes)
+        return RunResult(outcomes, manifest=manifest, notes=[*notes, over] if over else notes, unchanged=kept)
 
 
 def run_project(
