@@ -107,7 +107,11 @@ class _Walker:
         if not self.tagged(node):
             # a key is its text, whatever type YAML would guess for it; one string for 100,000 "prompt"s
             return sys.intern(str(node.value))
-        value = self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problem(node, f"cannot read this key: {getattr(exc, 'problem', exc)}; write the key as plain text")
+            return None
         if not isinstance(value, str):
             # YAML reads `1:` or `yes:` as a number or boolean; keys are names, so keep the text.
             value = node.value
@@ -199,14 +203,17 @@ PART_SIZE = 1000  # asset entries composed at once
 
 
 def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Marks] | None:
-    """A spec in plain block layout (spec/split.py), composed a thousand asset entries at a time:
-    the node tree of 100,000 entries at once takes a gigabyte. None for any other layout, or any trouble:
-    the whole document is composed then, which says what is wrong and where."""
+    """A spec in plain block layout (spec/split.py), its asset entries read by the fast reader where it can
+    (spec/fastread.py, marks to the level of assets only) and the rest composed a thousand entries at a
+    time: the node tree of 100,000 entries at once takes a gigabyte. None for any other layout, or any
+    trouble: the whole document is composed then, which says what is wrong and where."""
+    from renderer.spec.fastread import read_entry
     from renderer.spec.split import split_spec
 
     split = split_spec(text)
     if split is None:
         return None
+    fast = marks_depth == 2  # the entries' own marks and no deeper
     walker = _Walker(display, text, marks_depth)
     try:
         walker.text = split.before + split.after  # the text the marks' indexes are of
@@ -215,18 +222,37 @@ def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Mark
         if not isinstance(head, dict) or "assets" not in head or head["assets"] is not None:
             return None
         assets: dict[str, Any] = {}
-        entries = list(split.chunks.values())
+        entries = list(split.chunks.items())
         line = split.before.count("\n")
         for start in range(0, len(entries), PART_SIZE):
-            part = "".join(entries[start : start + PART_SIZE])
-            walker.text, walker.line_offset = part, line
-            node = yaml.compose(part, Loader=_Loader)
-            composed = walker.walk(node, ("assets",), 1) if node is not None else None
-            if not isinstance(composed, dict):
+            batch = entries[start : start + PART_SIZE]
+            read: dict[str, Any] = {}
+            texts = []  # what the YAML parser composes: entries read already become blank lines
+            part_line = line
+            for name, chunk in batch:
+                lines = chunk.count("\n")
+                found = read_entry(chunk) if fast else None
+                if found is not None:
+                    read[name] = found[1]
+                    walker.nodes += found[2]
+                    walker.marks[("assets", name)] = (part_line + 1, 3)
+                    texts.append("\n" * lines)
+                else:
+                    texts.append(chunk)
+                part_line += lines
+            if walker.nodes > MAX_NODES:
                 return None
-            assets.update(composed)
-            line += part.count("\n")
-    except (yaml.YAMLError, _TooBig, RecursionError):
+            composed: Any = {}
+            if len(read) < len(batch):
+                walker.text, walker.line_offset = "".join(texts), line
+                node = yaml.compose(walker.text, Loader=_Loader)
+                composed = walker.walk(node, ("assets",), 1) if node is not None else None
+                if not isinstance(composed, dict):
+                    return None
+            for name, _ in batch:
+                assets[name] = read[name] if name in read else composed[name]
+            line = part_line
+    except (yaml.YAMLError, _TooBig, RecursionError, KeyError):
         return None
     if walker.problems:
         return None
