@@ -323,10 +323,22 @@ def _interpolate(value: Any, context: dict[str, Any], path: Path_, problems: _Pr
 
         return _PLACEHOLDER.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, context, (*path, k), problems, asset) for k, v in value.items()}
+        return {
+            k: v if _nothing_to_fill(v) else _interpolate(v, context, (*path, k), problems, asset)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_interpolate(v, context, (*path, i), problems, asset) for i, v in enumerate(value)]
+        return [
+            v if _nothing_to_fill(v) else _interpolate(v, context, (*path, i), problems, asset)
+            for i, v in enumerate(value)
+        ]
     return value
+
+
+def _nothing_to_fill(value: Any) -> bool:
+    """Nothing to interpolate in it: a number, a flag, or text with no $ (most of 100,000 assets' values)."""
+    kind = type(value)
+    return (kind is str and "$" not in value) or kind is int or kind is float or kind is bool or value is None
 
 
 def _build_asset(
@@ -594,34 +606,17 @@ def _special_kind(path: Path) -> str | None:
     return None
 
 
+# a file name in the output directory itself, with an extension: nothing below can be wrong with it
+_SIMPLE_OUTPUT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z0-9]+")
+
+
 def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _Problems) -> None:
     output = asset.output
     path = ("assets", entry, "output")
-    pure = PurePosixPath(output.replace("\\", "/"))
-    if os.path.isabs(output) or output.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", output):
-        problems.add(
-            path,
-            f"asset '{asset.name}': output '{output}' is an absolute path; give a name inside the output directory",
-        )
+    simple = _SIMPLE_OUTPUT.fullmatch(output) and output.split(".", 1)[0].lower() not in _RESERVED
+    normal = output if simple else _normal_output(asset, path, problems)
+    if normal is None:
         return
-    if ".." in pure.parts or not pure.name or pure.name in (".",):
-        problems.add(path, f"asset '{asset.name}': output '{output}' would leave the output directory; remove '..'")
-        return
-    if any(part.split(".")[0].lower() in _RESERVED for part in pure.parts):
-        problems.add(path, f"asset '{asset.name}': output '{output}' uses a reserved device name; choose another name")
-        return
-    if any(part.startswith(".render") for part in pure.parts):
-        problems.add(
-            path, f"asset '{asset.name}': output '{output}' is inside render's own state folder; choose another name"
-        )
-        return
-    if not pure.suffix:
-        problems.add(
-            path,
-            f"asset '{asset.name}': output '{output}' has no file extension; add one such as {DEFAULT_EXTENSION[asset.type]}",
-        )
-        return
-    normal = pure.as_posix()
     key = normal.lower()
     if key in outputs:
         problems.add(
@@ -630,6 +625,36 @@ def _check_output(asset: Asset, entry: str, outputs: dict[str, str], problems: _
         return
     outputs[key] = asset.name
     asset.output = normal
+
+
+def _normal_output(asset: Asset, path: Path_, problems: _Problems) -> str | None:
+    """The output path written with forward slashes, or None (and a problem) if it cannot be one."""
+    output = asset.output
+    pure = PurePosixPath(output.replace("\\", "/"))
+    if os.path.isabs(output) or output.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", output):
+        problems.add(
+            path,
+            f"asset '{asset.name}': output '{output}' is an absolute path; give a name inside the output directory",
+        )
+        return None
+    if ".." in pure.parts or not pure.name or pure.name in (".",):
+        problems.add(path, f"asset '{asset.name}': output '{output}' would leave the output directory; remove '..'")
+        return None
+    if any(part.split(".")[0].lower() in _RESERVED for part in pure.parts):
+        problems.add(path, f"asset '{asset.name}': output '{output}' uses a reserved device name; choose another name")
+        return None
+    if any(part.startswith(".render") for part in pure.parts):
+        problems.add(
+            path, f"asset '{asset.name}': output '{output}' is inside render's own state folder; choose another name"
+        )
+        return None
+    if not pure.suffix:
+        problems.add(
+            path,
+            f"asset '{asset.name}': output '{output}' has no file extension; add one such as {DEFAULT_EXTENSION[asset.type]}",
+        )
+        return None
+    return pure.as_posix()
 
 
 def _provider_checks(
