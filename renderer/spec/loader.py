@@ -122,9 +122,14 @@ _INT = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 
 
+_NOT_ONLY_TEXT = frozenset("0123456789+-.~nNtTfF") | {""}  # how a null, boolean or number starts
+
+
 def core_scalar(text: str) -> Any:
     """A plain scalar as YAML 1.2's core schema reads it, as editors (yaml-language-server) do: PyYAML reads
     YAML 1.1, where ``16:9`` is the number 969, ``no`` is false and ``2024-01-01`` a date."""
+    if text[:1] not in _NOT_ONLY_TEXT:
+        return text  # most prompts and names: nothing but text starts so
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text in ("true", "True", "TRUE"):
