@@ -576,8 +576,15 @@ def _render_slow(
     if short is not None:
         project, decided, before = short
     else:
-        with _quiet_collector():
-            project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+        from renderer.store.lockfile import cancel_read_ahead, lock_path, read_ahead
+
+        read_ahead(lock_path(spec.resolve()))  # parsed on the other core while the spec loads
+        try:
+            with _quiet_collector():
+                project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
+        except BaseException:
+            cancel_read_ahead()
+            raise
         decided, before = None, None
     remote, push = project.remote, project.remote_push
     if os.environ.get("RENDER_REMOTE"):

@@ -7,6 +7,7 @@ changes nothing leaves it byte-identical and two branches that touch different a
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from renderer.errors import LockfileError
 from renderer.records import LOCK_FIELDS, LockEntry
 from renderer.store.atomic import atomic_write_bytes
+from renderer.store.forked import Forked
 
 LOCK_VERSION = 1
 HEADER = "# Written by render: commit it with the spec. Do not edit by hand.\n"
@@ -151,14 +153,70 @@ def read_lock(path: Path) -> tuple[dict[str, LockEntry], bytes]:
     return entries, data
 
 
+_AHEAD: dict[str, Forked] = {}
+
+
+READ_AHEAD_BYTES = 1 << 20  # about 2,000 entries: below that, parsing takes less than starting a process
+
+
+def read_ahead(path: Path, *, min_bytes: int = READ_AHEAD_BYTES) -> None:
+    """Start parsing this lockfile on the other core (store/forked.py), if it is big, for
+    ``read_lock_text`` to take later if the file is still the one parsed: a full-path run reads a
+    100,000-entry lockfile (2.5 s) while it loads its spec."""
+    cancel_read_ahead()
+    stamp = _stamp(str(path))
+    if stamp is not None and stamp[0] >= min_bytes:
+        _AHEAD[str(path)] = Forked(_read_plainly, str(path))
+
+
+def cancel_read_ahead() -> None:
+    while _AHEAD:
+        _AHEAD.popitem()[1].cancel()
+
+
+def _stamp(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+
+
+def _read_plainly(path: str) -> tuple[Any, ...] | None:
+    """The file's stamp, bytes, entries (as tuples) and spans, in plain values; None unless the fast
+    reader reads it (and the file held still meanwhile)."""
+    before = _stamp(path)
+    data = Path(path).read_bytes()
+    parsed = _parse_own_format(data)
+    if parsed is None or _stamp(path) != before:
+        return None
+    entries, spans = parsed
+    return before, data, {name: tuple(entry) for name, entry in entries.items()}, spans
+
+
+def _read_ahead_result(path: Path) -> tuple[bytes, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
+    forked = _AHEAD.pop(str(path), None)
+    found = forked.result() if forked is not None else None
+    if found is None or found[0] != _stamp(str(path)):
+        return None  # changed since (a render in another terminal wrote it), or not read
+    _, data, plain, spans = found
+    make = LockEntry._make
+    return data, ({name: make(values) for name, values in plain.items()}, spans)
+
+
 def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], bytes, LockText]:
     """Like ``read_lock``, with a LockText that already knows the text of every entry read (unless
     ``with_texts`` is false: a run that never writes the lockfile)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}, b"", LockText(path.with_suffix(".yaml").name)
-    parsed = _parse_own_format(data)
+    ahead = _read_ahead_result(path)
+    parsed: tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None
+    if ahead is not None:
+        data, parsed = ahead
+    else:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return {}, b"", LockText(path.with_suffix(".yaml").name)
+        parsed = _parse_own_format(data)
     if parsed is not None:
         entries, spans = parsed
         spec_name = json.loads(data.split(b"\n", 3)[2][6:])
