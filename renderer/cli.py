@@ -576,14 +576,18 @@ def _render_slow(
     if short is not None:
         project, decided, before = short
     else:
-        from renderer.store.lockfile import cancel_read_ahead, lock_path, read_ahead
+        from renderer.store import cache, lockfile
 
-        read_ahead(lock_path(spec.resolve()))  # parsed on the other core while the spec loads
+        # the lockfile parsed, and the records it names read, on the other core while the spec loads
+        lock_file = lockfile.lock_path(spec.resolve())
+        lockfile.read_ahead(lock_file)
+        cache.read_ahead(cache_dir, lock_file, min_bytes=lockfile.READ_AHEAD_BYTES)
         try:
             with _quiet_collector():
                 project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
         except BaseException:
-            cancel_read_ahead()
+            lockfile.cancel_read_ahead()
+            cache.cancel_read_ahead()
             raise
         decided, before = None, None
     remote, push = project.remote, project.remote_push

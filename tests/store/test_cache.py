@@ -121,3 +121,31 @@ def _scratch_file(cache: Cache, data: bytes) -> Path:
     path = cache.scratch / "late"
     path.write_bytes(data)
     return path
+
+
+def test_records_read_ahead_on_the_other_core_answer_as_the_index_does(tmp_path: Path) -> None:
+    from renderer.records import LockEntry, MediaInfo
+    from renderer.store import cache as cache_module
+    from renderer.store.lockfile import write_lock
+
+    cache = Cache(tmp_path / "c")
+    records = {}
+    for i in range(3):
+        source = cache.scratch / f"new{i}"
+        source.write_bytes(b"bytes %d" % i)
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        probe = MediaInfo(media_type="image/png", width=i + 1, height=2)
+        records[str(i) * 64] = OutputRecord(digest, 7, "image/png", "local", job_id=f"j{i}", probe=probe)
+        cache.put(str(i) * 64, source, records[str(i) * 64])
+    cache.store.remove(records["2" * 64].sha256)  # its bytes are gone: not answered ahead
+    cache.close()
+    lock = tmp_path / "p.lock"
+    write_lock(lock, "p.yaml", {f"a{i}": LockEntry(key=key, provider="local") for i, key in enumerate(records)})
+
+    cache_module.read_ahead(tmp_path / "c", lock, min_bytes=0)
+    ahead = Cache(tmp_path / "c")
+    assert set(ahead._records_ahead) == {"sha256:" + "0" * 64, "sha256:" + "1" * 64}
+    assert ahead.get("0" * 64) == records["0" * 64] and ahead.get("1" * 64) == records["1" * 64]
+    assert type(ahead.get("1" * 64)) is OutputRecord and type(records["1" * 64].probe) is MediaInfo
+    assert ahead.get("2" * 64) is None and ahead.damaged == ["2" * 64]  # the index path, as before
+    ahead.close()
