@@ -54,7 +54,10 @@ class Asset:
 
     @property
     def output_format(self) -> str:
-        return Path(self.output).suffix.lower()
+        # PurePosixPath(output).suffix of the output as resolve leaves it, without making one for each of 100,000 assets (in every key)
+        name = self.output.rsplit("/", 1)[-1]
+        dot = name.rfind(".")
+        return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
     def depends_on(self) -> list[str]:
         seen: dict[str, None] = {}

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renderer.errors import SpecError
 from renderer.spec.resolve import load_project
@@ -194,3 +196,14 @@ def test_a_fifo_input_says_what_it_is(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_project(spec, "p.yaml")
     assert "is a named pipe (FIFO), not a file" in str(info.value) and "does not exist" not in str(info.value)
+
+
+@given(st.text(alphabet="ab./XP", max_size=8))
+def test_an_output_format_is_what_the_path_suffix_says(written: str) -> None:
+    from pathlib import PurePosixPath
+
+    from renderer.spec.model import Asset
+
+    output = PurePosixPath(written).as_posix()  # as resolve leaves every output
+    asset = Asset(name="a", type="image", provider="local", model=None, seed=None, params={}, inputs=[], output=output)
+    assert asset.output_format == PurePosixPath(output).suffix.lower()

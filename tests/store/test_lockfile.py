@@ -254,14 +254,3 @@ def test_a_lockfile_changed_after_the_read_ahead_is_read_again(tmp_path: Path) -
     newer = {"a": entry(output="newer.png"), "b": entry()}
     write_lock(path, "p.yaml", newer)  # another render wrote it meanwhile
     assert read_lock_text(path)[0] == newer
-
-
-def test_work_on_the_other_core_that_fails_gives_nothing_and_the_caller_does_it() -> None:
-    from renderer.store.forked import Forked
-
-    assert Forked(sorted, [3, 1, 2]).result() == [1, 2, 3]
-    assert Forked(int, "not a number").result() is None  # raised in the child
-    assert Forked(object).result() is None  # no plain value to send back
-    slow = Forked(__import__("time").sleep, 60)
-    slow.cancel()  # stopped and reaped, not waited for
-    assert slow.result() is None
