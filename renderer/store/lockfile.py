@@ -199,9 +199,11 @@ def _read_ahead_result(path: Path) -> tuple[bytes, tuple[dict[str, LockEntry], d
     found = forked.result() if forked is not None else None
     if found is None or found[0] != _stamp(str(path)):
         return None  # changed since (a render in another terminal wrote it), or not read
-    _, data, plain, spans = found
+    _, data, entries, spans = found
     make = LockEntry._make
-    return data, ({name: make(values) for name, values in plain.items()}, spans)
+    for name, values in entries.items():  # in place: each tuple let go as its entry is made
+        entries[name] = make(values)
+    return data, (entries, spans)
 
 
 def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], bytes, LockText]:
