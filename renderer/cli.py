@@ -589,6 +589,10 @@ def _render_slow(
     _keep_validators_in(cache_dir)
     _fewer_malloc_arenas()
     incremental = mode is not RunMode.LOCKED and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
+    if incremental and cache_dir.is_dir():
+        from renderer.spec.entrycache import ENTRY_CACHE
+
+        ENTRY_CACHE.path = cache_dir / "entries"
     short = _short_way(args, spec, spec_bytes, cache_dir, out) if incremental else None
     if short is not None:
         project, decided, before = short

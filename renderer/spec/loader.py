@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from renderer.errors import Problem, SpecError
+from renderer.spec.entrycache import EntryCache
 from renderer.spec.source import read_spec_bytes
 
 Path_ = tuple[str | int, ...]
@@ -160,10 +161,16 @@ class _TooBig(Exception):
 
 
 def load_yaml(
-    path: Path, display: str, data: bytes | None = None, *, marks_depth: int = MAX_DEPTH
+    path: Path,
+    display: str,
+    data: bytes | None = None,
+    *,
+    marks_depth: int = MAX_DEPTH,
+    entries: EntryCache | None = None,
 ) -> tuple[Any, Marks]:
     """Parse ``path`` (or ``data``) into plain data and a map from value path to (line, column), for the
-    values no deeper than ``marks_depth`` (a big spec's marks take more memory than its data)."""
+    values no deeper than ``marks_depth`` (a big spec's marks take more memory than its data); asset
+    entries known to ``entries`` are taken from it (spec/entrycache.py), with marks to the level of assets."""
     if data is None:
         data = read_spec_bytes(path, display)
     try:
@@ -178,9 +185,11 @@ def load_yaml(
             [Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")]
         )
     if marks_depth < MAX_DEPTH:
-        in_parts = _load_in_parts(text, display, marks_depth)
+        in_parts = _load_in_parts(text, display, marks_depth, entries if marks_depth == 2 else None)
         if in_parts is not None:
             return in_parts
+        if entries is not None:
+            entries.forget_load()
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -207,7 +216,9 @@ def load_yaml(
 PART_SIZE = 1000  # asset entries composed at once
 
 
-def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Marks] | None:
+def _load_in_parts(
+    text: str, display: str, marks_depth: int, entries: EntryCache | None = None
+) -> tuple[Any, Marks] | None:
     """A spec in plain block layout (spec/split.py), its asset entries read by the fast reader where it can
     (spec/fastread.py, marks to the level of assets only) and the rest composed a thousand entries at a
     time: the node tree of 100,000 entries at once takes a gigabyte. None for any other layout, or any
@@ -227,16 +238,19 @@ def _load_in_parts(text: str, display: str, marks_depth: int) -> tuple[Any, Mark
         if not isinstance(head, dict) or "assets" not in head or head["assets"] is not None:
             return None
         assets: dict[str, Any] = {}
-        entries = list(split.chunks.items())
+        chunks = list(split.chunks.items())
         line = split.before.count("\n")
-        for start in range(0, len(entries), PART_SIZE):
-            batch = entries[start : start + PART_SIZE]
+        for start in range(0, len(chunks), PART_SIZE):
+            batch = chunks[start : start + PART_SIZE]
             read: dict[str, Any] = {}
             texts = []  # what the YAML parser composes: entries read already become blank lines
             part_line = line
             for name, chunk in batch:
                 lines = chunk.count("\n")
-                found = read_entry(chunk) if fast else None
+                known = entries.take(name, chunk) if entries is not None else None
+                found = (name, *known) if known is not None else read_entry(chunk) if fast else None
+                if found is not None and known is None and entries is not None:
+                    entries.read(found[1], found[2])
                 if found is not None:
                     read[name] = found[1]
                     walker.nodes += found[2]

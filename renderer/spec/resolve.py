@@ -15,6 +15,7 @@ from typing import Any
 from renderer.dag import find_cycle
 from renderer.errors import Problem, SpecError
 from renderer.providers.registry import BUILTIN, declared_options, default_formats, provider_class, provider_names
+from renderer.spec.entrycache import entry_cache_for
 from renderer.spec.loader import MAX_DEPTH, Marks, Path_, load_yaml
 from renderer.spec.model import (
     ASSET_TYPES,
@@ -26,7 +27,14 @@ from renderer.spec.model import (
     ProviderSettings,
     take_name,
 )
-from renderer.spec.schema import did_you_mean, keys_for_type, locate, validate_data, validate_options
+from renderer.spec.schema import (
+    did_you_mean,
+    keys_for_type,
+    locate,
+    schema_ident,
+    validate_data,
+    validate_options,
+)
 
 _PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -75,14 +83,17 @@ def _load_project(
     *,
     marks_depth: int,
 ) -> Project:
-    raw, marks = load_yaml(path, display, data, marks_depth=marks_depth)
+    entries = entry_cache_for(path, schema_ident()) if marks_depth == 2 else None
+    raw, marks = load_yaml(path, display, data, marks_depth=marks_depth, entries=entries)
     problems = _Problems(display, marks)
     if not isinstance(raw, dict):
         raise SpecError([Problem(display, 1, 1, "a project file must be a mapping with 'version' and 'assets'")])
     common, declared = _split_declared_options(raw)
-    problems.items.extend(validate_data(common, marks, display))
+    problems.items.extend(validate_data(common, marks, display, known_valid=entries.taken if entries else ()))
     for name, (schema, options) in declared.items():
         problems.items.extend(validate_options(options, schema, marks, display, ("providers", name)))
+    if entries is not None and not problems.items:
+        entries.save()  # the entries read make a valid document
     if problems.items and not isinstance(raw.get("assets"), dict):
         raise SpecError(problems.items)
     try:

@@ -6,6 +6,7 @@ import copy
 import difflib
 import os
 import unicodedata
+from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,16 +152,27 @@ def fast_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _fast_validators() -> dict[str, Any]:
-    """The project schema compiled to Python (fast_schemas' parts), kept in the cache directory by the
-    schema's digest, so that later runs import it (bytecode and all) instead of generating and compiling it
-    again (0.1 s)."""
+def _schemas_and_ident() -> tuple[dict[str, dict[str, Any]], str]:
+    """fast_schemas' parts, and a digest of them and of the compiler that names what is made of them."""
     import hashlib
     import json
 
     # fastjsonschema rewrites the schema it is given (absolute $refs); keep the shared one intact.
     schemas = fast_schemas(load_schema("project"))
     ident = hashlib.sha256((fastjsonschema.VERSION + json.dumps(schemas, sort_keys=True)).encode()).hexdigest()[:20]
+    return schemas, ident
+
+
+def schema_ident() -> str:
+    return _schemas_and_ident()[1]
+
+
+@cache
+def _fast_validators() -> dict[str, Any]:
+    """The project schema compiled to Python (fast_schemas' parts), kept in the cache directory by the
+    schema's digest, so that later runs import it (bytecode and all) instead of generating and compiling it
+    again (0.1 s)."""
+    schemas, ident = _schemas_and_ident()
     if VALIDATORS.folder is not None:
         try:
             return {part: _compiled_in(VALIDATORS.folder, f"project_{ident}_{part}", schemas[part]) for part in schemas}
@@ -186,11 +198,14 @@ def _compiled_in(folder: Path, name: str, schema: dict[str, Any]) -> Any:
     return next(value for key, value in vars(module).items() if key.startswith("validate"))
 
 
-def _fast_validate(data: Any) -> None:
-    """Raises JsonSchemaException unless ``data`` is a valid project: the head, then each asset by its type."""
+def _fast_validate(data: Any, known_valid: Collection[str] = ()) -> None:
+    """Raises JsonSchemaException unless ``data`` is a valid project: the head, then each asset by its type
+    (but those ``known_valid``)."""
     validators = _fast_validators()
     validators["head"](data)
-    for asset in data["assets"].values():  # the head said: a mapping of mappings... or of anything
+    for name, asset in data["assets"].items():  # the head said: a mapping of mappings... or of anything
+        if name in known_valid:
+            continue
         asset_type = asset.get("type") if isinstance(asset, dict) else None
         validate = validators.get(asset_type) if isinstance(asset_type, str) and asset_type != "head" else None
         if validate is None:
@@ -198,15 +213,18 @@ def _fast_validate(data: Any) -> None:
         validate(asset)
 
 
-def validate_data(data: Any, marks: Marks, display: str, schema_path: Path_ = ()) -> list[Problem]:
-    """Every schema problem of ``data`` (found at ``schema_path`` in the document).
+def validate_data(
+    data: Any, marks: Marks, display: str, schema_path: Path_ = (), known_valid: Collection[str] = ()
+) -> list[Problem]:
+    """Every schema problem of ``data`` (found at ``schema_path`` in the document); the assets named in
+    ``known_valid`` validated already (spec/entrycache.py).
 
     A compiled validator answers "valid" in microseconds per asset; only a document with problems goes
     through jsonschema, which finds all of them and says where.
     """
     if not schema_path:
         try:
-            _fast_validate(data)
+            _fast_validate(data, known_valid)
             return []
         except fastjsonschema.JsonSchemaException:
             pass
