@@ -65,15 +65,17 @@ class InputHasher:
         for ref in asset.inputs:
             if ref.kind == "file":
                 digest = await self.file_digest(ref.target)
-                path = self.project.root / ref.target
+                relative, path = ref.target, self.project.root / ref.target
             else:
                 upstream = made(ref.target)
                 if upstream is None:
                     return None
                 digest = upstream
-                path = self.project.output_dir / self.project.assets[ref.target].output
+                relative = self.project.assets[ref.target].output
+                path = self.project.output_dir / relative
             hashes[ref.slot] = digest
-            files.append(InputFile(ref.slot, path, digest, media_type_of(path)))
+            # the type from the name as written: the same suffix, and no text made of the whole path
+            files.append(InputFile(ref.slot, path, digest, media_type_of(relative)))
         return Inputs(files, hashes)
 
 

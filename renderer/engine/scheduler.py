@@ -98,6 +98,7 @@ async def run_graph(
         for d in own:
             users[d].append(name)
     results: dict[str, NodeResult] = {}
+    blocking: set[str] = set()  # done, and what needs them cannot start (failed, skipped)
     stopping: list[str] = []
     sequence = itertools.count()
     ready: list[tuple[int, int, str]] = []
@@ -108,6 +109,8 @@ async def run_graph(
 
     def done(name: str, result: NodeResult, failed: str | None) -> None:
         results[name] = result
+        if result.blocks_dependents:
+            blocking.add(name)
         if result.stops_others and not stopping and not keep_going and failed is None:
             stopping.append(name)
         for user in users[name]:
@@ -126,7 +129,7 @@ async def run_graph(
             inline = 0
             while ready and started[0] < max_started:
                 name = heapq.heappop(ready)[2]
-                failed = next((d for d in deps.get(name, ()) if d in results and results[d].blocks_dependents), None)
+                failed = next((d for d in deps.get(name, ()) if d in blocking), None) if blocking else None
                 if failed is not None:
                     done(name, skip(name, f"needs '{failed}', which did not finish"), failed)
                     continue

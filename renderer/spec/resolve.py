@@ -83,7 +83,8 @@ def _load_project(
     *,
     marks_depth: int,
 ) -> Project:
-    entries = entry_cache_for(path, schema_ident()) if marks_depth == 2 else None
+    # a whole spec only: a part (incremental.py) is a few entries, read sooner than the cache is loaded
+    entries = entry_cache_for(path, schema_ident()) if marks_depth == 2 and not elsewhere else None
     raw, marks = load_yaml(path, display, data, marks_depth=marks_depth, entries=entries)
     problems = _Problems(display, marks)
     if not isinstance(raw, dict):
