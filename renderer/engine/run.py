@@ -105,7 +105,9 @@ class Run:
         members -= premade.keys()
         self.deps = {n: [x for x in d if x in members] for n, d in deps.items() if n in members}
         self.order = topological_order(self.deps)
-        self.priority = critical_path_lengths(self.deps, self.order)
+        # which ready job starts first matters when jobs take time; a plan makes none (and the order of its
+        # report is self.order's)
+        self.priority = critical_path_lengths(self.deps, self.order) if not self.mode.plans else {}
 
         self.books = Books(
             project,
