@@ -597,7 +597,7 @@ def _render_slow(
     if short is not None:
         project, decided, before = short
     else:
-        from renderer.store import cache, lockfile
+        from renderer.store import cache, forked, lockfile
 
         # the lockfile parsed, and the records it names read, on the other core while the spec loads
         lock_file = lockfile.lock_path(spec.resolve())
@@ -607,8 +607,7 @@ def _render_slow(
             with _quiet_collector():
                 project = load_project(spec, args.spec, spec_bytes, Path(out) if out else None)
         except BaseException:
-            lockfile.cancel_read_ahead()
-            cache.cancel_read_ahead()
+            forked.cancel_all()
             raise
         decided, before = None, None
     remote, push = project.remote, project.remote_push
@@ -650,7 +649,12 @@ def _render_slow(
     )
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
-    result = run_project(project, options, reporter, spec_bytes)
+    try:
+        result = run_project(project, options, reporter, spec_bytes)
+    finally:
+        from renderer.store import forked
+
+        forked.cancel_all()  # read ahead and not taken (a run that stopped before reading its lockfile)
     if decided is not None and before is not None:
         result.decided_again = len(result.outcomes)  # the rest is as the snapshot has it (incremental.py)
         if args.json or (mode.plans and args.verbose):  # a report of every asset: an outcome each

@@ -185,7 +185,7 @@ def load_yaml(
             [Problem(display, 1, 1, "the file is empty; a project needs at least 'version: 1' and 'assets:'")]
         )
     if marks_depth < MAX_DEPTH:
-        in_parts = _load_in_parts(text, display, marks_depth, entries if marks_depth == 2 else None)
+        in_parts = _load_in_parts(text, display, marks_depth, entries)
         if in_parts is not None:
             return in_parts
         if entries is not None:
@@ -229,7 +229,8 @@ def _load_in_parts(
     split = split_spec(text)
     if split is None:
         return None
-    fast = marks_depth == 2  # the entries' own marks and no deeper
+    fast = marks_depth == 2  # the entries' own marks and no deeper: what the fast reader and the cache give
+    entries = entries if fast else None
     walker = _Walker(display, text, marks_depth)
     try:
         walker.text = split.before + split.after  # the text the marks' indexes are of
@@ -247,13 +248,15 @@ def _load_in_parts(
             part_line = line
             for name, chunk in batch:
                 lines = chunk.count("\n")
-                known = entries.take(name, chunk) if entries is not None else None
-                found = (name, *known) if known is not None else read_entry(chunk) if fast else None
-                if found is not None and known is None and entries is not None:
-                    entries.read(found[1], found[2])
+                found = entries.take(name, chunk) if entries is not None else None
+                if found is None and fast:
+                    fresh = read_entry(chunk)
+                    found = fresh[1:] if fresh is not None else None
+                    if found is not None and entries is not None:
+                        entries.read(*found)
                 if found is not None:
-                    read[name] = found[1]
-                    walker.nodes += found[2]
+                    read[name] = found[0]
+                    walker.nodes += found[1]
                     walker.marks[("assets", name)] = (part_line + 1, 3)
                     texts.append("\n" * lines)
                 else:

@@ -54,7 +54,8 @@ class Asset:
 
     @property
     def output_format(self) -> str:
-        # PurePosixPath(output).suffix of the output as resolve leaves it, without making one for each of 100,000 assets (in every key)
+        # PurePosixPath(output).suffix of the output as resolve leaves it, without a PurePath for each of
+        # 100,000 assets (it is in every key)
         name = self.output.rsplit("/", 1)[-1]
         dot = name.rfind(".")
         return name[dot:].lower() if 0 < dot < len(name) - 1 else ""

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from renderer.records import MediaInfo, OutputRecord, written_digest
+from renderer.store import forked
 from renderer.store.blobs import LocalStore, Store
-from renderer.store.forked import Forked
 
 WINDOW = 500  # keys read in one query: under SQLite's limit of host parameters (999 before 3.32)
 _QUERY = (
@@ -27,7 +27,6 @@ _QUERY = (
     # scan the expiry index instead
     "SELECT key, mode, filename, value FROM Cache WHERE key IN ({}) AND raw = 1"
 )
-_AHEAD: dict[str, Forked] = {}
 _LOCKED_KEY = re.compile(rb'\n    key: "(sha256:[0-9a-f]{64})"')
 
 
@@ -35,18 +34,12 @@ def read_ahead(root: Path, lock_file: Path, *, min_bytes: int) -> None:
     """Start reading the records of the keys a big lockfile names, and checking that their bytes are in
     the local store, on the other core (store/forked.py): the cache's ``get`` then answers those from
     memory. A full-path plan of 100,000 cached assets spends 2 s on them (SQLite, unpickling, a stat each)."""
-    cancel_read_ahead()
     try:
         big = lock_file.stat().st_size >= min_bytes
     except OSError:
         return
     if big and (root / "index").is_dir():
-        _AHEAD[str(root)] = Forked(_records_plainly, str(root), str(lock_file))
-
-
-def cancel_read_ahead() -> None:
-    while _AHEAD:
-        _AHEAD.popitem()[1].cancel()
+        forked.start(f"records {root}", _records_plainly, str(root), str(lock_file))
 
 
 def _records_plainly(root: str, lock_file: str) -> dict[str, tuple[Any, ...]]:
@@ -85,8 +78,9 @@ class Cache:
         self._read_ahead: dict[str, tuple[int, str | None, Any]] = {}  # raw rows read but not asked for yet
         self.notes: list[str] = []
         # records read ahead for the local store at this root: written key -> plain tuple
-        forked = _AHEAD.pop(str(root), None) if store is None else None
-        self._records_ahead: dict[str, tuple[Any, ...]] = (forked.result() or {}) if forked is not None else {}
+        self._records_ahead: dict[str, tuple[Any, ...]] = (
+            forked.take(f"records {root}") if store is None else None
+        ) or {}
         index = root / "index"
         try:
             self._index = _open_index(diskcache, index)

@@ -70,3 +70,30 @@ class Forked:
             except OSError:
                 pass
             self.result()
+
+
+_STARTED: dict[str, Forked] = {}  # what a run started, by what it is for, until the run takes it
+
+
+def start(purpose: str, work: Callable[..., Any], *args: Any) -> None:
+    """Start ``work(*args)`` in a child, for ``take(purpose)`` later (replacing one started for it before)."""
+    earlier = _STARTED.pop(purpose, None)
+    if earlier is not None:
+        earlier.cancel()
+    _STARTED[purpose] = Forked(work, *args)
+
+
+def take(purpose: str) -> Any | None:
+    """The answer of what was started for ``purpose`` (waiting for it), or None: not started, or no answer."""
+    forked = _STARTED.pop(purpose, None)
+    return forked.result() if forked is not None else None
+
+
+def started(purpose: str) -> bool:
+    return purpose in _STARTED and bool(_STARTED[purpose].pid)
+
+
+def cancel_all() -> None:
+    """What was started and not taken (the run stopped early): stopped and reaped."""
+    while _STARTED:
+        _STARTED.popitem()[1].cancel()

@@ -15,8 +15,8 @@ from typing import Any
 
 from renderer.errors import LockfileError
 from renderer.records import LOCK_FIELDS, LockEntry
+from renderer.store import forked
 from renderer.store.atomic import atomic_write_bytes
-from renderer.store.forked import Forked
 
 LOCK_VERSION = 1
 HEADER = "# Written by render: commit it with the spec. Do not edit by hand.\n"
@@ -153,9 +153,6 @@ def read_lock(path: Path) -> tuple[dict[str, LockEntry], bytes]:
     return entries, data
 
 
-_AHEAD: dict[str, Forked] = {}
-
-
 READ_AHEAD_BYTES = 1 << 20  # about 2,000 entries: below that, parsing takes less than starting a process
 
 
@@ -163,15 +160,9 @@ def read_ahead(path: Path, *, min_bytes: int = READ_AHEAD_BYTES) -> None:
     """Start parsing this lockfile on the other core (store/forked.py), if it is big, for
     ``read_lock_text`` to take later if the file is still the one parsed: a full-path run reads a
     100,000-entry lockfile (2.5 s) while it loads its spec."""
-    cancel_read_ahead()
     stamp = _stamp(str(path))
     if stamp is not None and stamp[0] >= min_bytes:
-        _AHEAD[str(path)] = Forked(_read_plainly, str(path))
-
-
-def cancel_read_ahead() -> None:
-    while _AHEAD:
-        _AHEAD.popitem()[1].cancel()
+        forked.start(f"lockfile {path}", _read_plainly, str(path))
 
 
 def _stamp(path: str) -> tuple[int, int, int, int] | None:
@@ -195,8 +186,7 @@ def _read_plainly(path: str) -> tuple[Any, ...] | None:
 
 
 def _read_ahead_result(path: Path) -> tuple[bytes, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
-    forked = _AHEAD.pop(str(path), None)
-    found = forked.result() if forked is not None else None
+    found = forked.take(f"lockfile {path}")
     if found is None or found[0] != _stamp(str(path)):
         return None  # changed since (a render in another terminal wrote it), or not read
     _, data, entries, spans = found

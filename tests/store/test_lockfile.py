@@ -229,20 +229,21 @@ def test_a_three_way_merge_by_asset() -> None:
 
 
 def test_a_lockfile_read_ahead_on_the_other_core_reads_as_one_read_here(tmp_path: Path) -> None:
-    from renderer.store.lockfile import _AHEAD, read_ahead, read_lock_text
+    from renderer.store.forked import started
+    from renderer.store.lockfile import read_ahead, read_lock_text
 
     path = tmp_path / "p.lock"
     entries = {f"a{i}": entry(output=f"a{i}.png", pick=i % 3 or None, duration=i / 7) for i in range(50)}
     write_lock(path, "p.yaml", entries)
     here = read_lock_text(path)
     read_ahead(path, min_bytes=0)
-    assert str(path) in _AHEAD and _AHEAD[str(path)].pid  # a child process is parsing it
+    assert started(f"lockfile {path}")  # a child process is parsing it
     ahead = read_lock_text(path)
     assert ahead[0] == here[0] == entries and ahead[1] == here[1]
     assert all(type(e) is LockEntry for e in ahead[0].values())
     changed = {**entries, "a1": entry(output="changed.png")}
     assert ahead[2].render(changed) == here[2].render(changed) == render_lock("p.yaml", changed)
-    assert not _AHEAD  # taken once
+    assert not started(f"lockfile {path}")  # taken once
 
 
 def test_a_lockfile_changed_after_the_read_ahead_is_read_again(tmp_path: Path) -> None:
