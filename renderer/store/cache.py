@@ -183,10 +183,15 @@ class Scratch:
     def claim(cls, parent: Path) -> Path:
         parent.mkdir(exist_ok=True)
         cls.clean_abandoned(parent)
-        directory = parent / f"run-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        directory.mkdir()
-        handle = open(directory / ".lock", "wb")  # noqa: SIM115 - held open for the run's lifetime
+        name = f"run-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # locked before it has its run- name: another run that cleans up in between would find a run-
+        # directory whose lock it can take, and remove it from under this one
+        claiming = parent / f".claiming-{name}"
+        claiming.mkdir()
+        handle = open(claiming / ".lock", "wb")  # noqa: SIM115 - held open for the run's lifetime
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        directory = parent / name
+        os.replace(claiming, directory)
         cls.held[str(directory)] = handle
         return directory
 
@@ -211,6 +216,15 @@ class Scratch:
                     shutil.rmtree(entry, ignore_errors=True)  # no lock file: a run killed as it began
             elif entry.is_file() and time.time() - entry.stat().st_mtime > 3600:
                 entry.unlink(missing_ok=True)  # loose files of render before per-run scratch
+            elif entry.name.startswith(".claiming-") and time.time() - _mtime(entry) > 3600:
+                shutil.rmtree(entry, ignore_errors=True)  # a run killed as it claimed its directory
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # renamed by the run claiming it meanwhile
+        return time.time()
 
 
 def _open_index(diskcache: Any, path: Path) -> Any:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from renderer.records import OutputRecord
 from renderer.store.cache import Cache, Scratch
 
@@ -149,3 +151,28 @@ def test_records_read_ahead_on_the_other_core_answer_as_the_index_does(tmp_path:
     assert type(ahead.get("1" * 64)) is OutputRecord and type(records["1" * 64].probe) is MediaInfo
     assert ahead.get("2" * 64) is None and ahead.damaged == ["2" * 64]  # the index path, as before
     ahead.close()
+
+
+def test_a_run_cleaning_up_while_another_claims_its_scratch_leaves_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs sharing a cache: one claims its directory while the other removes abandoned ones."""
+    import fcntl
+
+    from renderer.store import cache as cache_module
+
+    parent = tmp_path / "tmp"
+    parent.mkdir()
+    real_flock = fcntl.flock
+
+    def flock_after_a_cleanup(handle: object, flags: int) -> None:
+        Scratch.clean_abandoned(parent)  # the other run, between the claim's first step and its lock
+        real_flock(handle, flags)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_module.fcntl, "flock", flock_after_a_cleanup)
+    claimed = Scratch.claim(parent)
+    monkeypatch.setattr(cache_module.fcntl, "flock", real_flock)
+    assert claimed.is_dir() and claimed.name.startswith("run-")
+    Scratch.clean_abandoned(parent)  # and once it is claimed, its lock keeps it
+    assert claimed.is_dir() and [p.name for p in parent.iterdir()] == [claimed.name]
+    Scratch.release(claimed)
