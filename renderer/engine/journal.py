@@ -83,6 +83,14 @@ class Journal:
         except OSError:
             return None
 
+    def entry_keys(self) -> set[str]:
+        """The keys with an entry now: one look at the directory instead of one open per key."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return set()
+        return {name[:-5] for name in names if name.endswith(".json") and not name.startswith(".")}
+
     def write(self, entry: JournalEntry) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self._path(entry.key), entry.to_json())
@@ -120,18 +128,13 @@ class Journal:
 
     def pending(self) -> list[JournalEntry]:
         entries = []
-        try:
-            names = sorted(os.listdir(self.directory))
-        except OSError:
-            return []
-        for name in names:
-            if name.endswith(".json") and not name.startswith("."):
-                try:
-                    entry = JournalEntry.from_json((self.directory / name).read_bytes())
-                except OSError:
-                    continue
-                if entry is not None:
-                    entries.append(entry)
+        for key in sorted(self.entry_keys()):
+            try:
+                entry = JournalEntry.from_json(self._path(key).read_bytes())
+            except OSError:
+                continue
+            if entry is not None:
+                entries.append(entry)
         return entries
 
     def adopt_legacy(self, legacy: Path, assets: set[str]) -> int:

@@ -264,15 +264,26 @@ class Run:
         self.recipes[asset.name] = made_from
         return inputs, outcome.key
 
-    def explain(self, outcome: Outcome) -> None:
-        """Say why ``outcome``'s asset is made (again)."""
-        made_from = self.recipes.get(outcome.name)
-        if made_from is None or outcome.key is None:
-            return
-        locked = self.books.locked.get(outcome.name)
-        old = self.cache.recipe_of(locked.key) if locked is not None and locked.key != outcome.key else None
-        sources = {ref.slot: ref.target for ref in self.project.assets[outcome.name].inputs}
-        outcome.reason = why_made(made_from, outcome.key, locked, old, sources)
+    def explain(self, outcomes: list[Outcome]) -> None:
+        """Say why each of ``outcomes``' assets is made (again). The recipes their locked outputs were made
+        from are read a few hundred at a time (a plan after a matrix edit explains 100,000 assets)."""
+        for start in range(0, len(outcomes), 500):
+            self._explain(outcomes[start : start + 500])
+
+    def _explain(self, outcomes: list[Outcome]) -> None:
+        replaced = {}  # name -> the key of its locked output, made from another recipe
+        for outcome in outcomes:
+            locked = self.books.locked.get(outcome.name)
+            if locked is not None and outcome.key is not None and locked.key != outcome.key:
+                replaced[outcome.name] = locked.key
+        old = self.cache.recipes_of(list(replaced.values())) if replaced else {}
+        for outcome in outcomes:
+            made_from = self.recipes.get(outcome.name)
+            if made_from is None or outcome.key is None:
+                continue
+            was = old.get(replaced[outcome.name]) if outcome.name in replaced else None
+            sources = {ref.slot: ref.target for ref in self.project.assets[outcome.name].inputs}
+            outcome.reason = why_made(made_from, outcome.key, self.books.locked.get(outcome.name), was, sources)
 
     # ---- plan and check
 
@@ -308,14 +319,14 @@ class Run:
         try:
             # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
             outcomes = await self.walk(self.plan_visit(self.planner.visit(estimate=self.mode is RunMode.PLAN)))
+            to_make = [outcome for outcome in outcomes.values() if outcome.status is AssetStatus.GENERATE]
+            self.explain(to_make)
         finally:
             await self.pool.aclose()
             self.cache.close()
-        for outcome in outcomes.values():
-            if outcome.status is AssetStatus.GENERATE:
-                self.explain(outcome)
-        for outcome in outcomes.values():  # a plan says which paid jobs wait for the user, too
-            entry = self.journal.get(outcome.key) if outcome.status is AssetStatus.GENERATE and outcome.key else None
+        journaled = self.journal.entry_keys()
+        for outcome in to_make:  # a plan says which paid jobs wait for the user, too
+            entry = self.journal.get(outcome.key) if outcome.key in journaled else None
             if entry is not None and entry.waiting:
                 outcome.error = f"waits: {entry.why()}; see render resolve"
         problems = self.planner.lock_problems
@@ -376,7 +387,7 @@ class Run:
             await self.outputs.copy_out(asset, key, record)
         outcome.status, outcome.record, outcome.sha256 = status, record, record.sha256
         if status is AssetStatus.GENERATED:
-            self.explain(outcome)
+            self.explain([outcome])
             self.cache.remember_recipe(key, self.recipes[asset.name])
         del self.recipes[asset.name]  # 100,000 recipes would hold a hundred megabytes to the end
         outcome.cost_usd = record.cost_usd if status is AssetStatus.GENERATED else None

@@ -42,3 +42,13 @@ def test_entries_of_the_old_layout_are_read_and_adopted(tmp_path: Path) -> None:
     assert journal.adopt_legacy(legacy, {"clip"}) == 1
     assert journal.get("e" * 64) == JournalEntry("e" * 64, "varg", "clip", job_id="job_7", data={})
     assert not (legacy / ("e" * 64 + ".json")).exists() and (legacy / ("f" * 64 + ".json")).exists()
+
+
+def test_keys_are_the_entries_written_and_not_a_write_half_done(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    assert journal.entry_keys() == set()  # no directory yet: a plan writes nothing
+    journal.intend("a" * 64, "varg", "clip", "")
+    journal.intend("b" * 64, "varg", "still", "")
+    (tmp_path / "j" / f".{'c' * 64}.json.x1.tmp").write_text("{")  # atomic_write_bytes' temporary name
+    assert journal.entry_keys() == {"a" * 64, "b" * 64}
+    assert {journal.get(key).asset for key in journal.entry_keys()} == {"clip", "still"}  # type: ignore[union-attr]

@@ -176,3 +176,37 @@ def test_a_run_cleaning_up_while_another_claims_its_scratch_leaves_it_alone(
     Scratch.clean_abandoned(parent)  # and once it is claimed, its lock keeps it
     assert claimed.is_dir() and [p.name for p in parent.iterdir()] == [claimed.name]
     Scratch.release(claimed)
+
+
+def test_keys_not_read_ahead_are_asked_by_one_query_each_or_by_diskcache_if_its_table_differs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renderer.store import cache as cache_module
+
+    cache = Cache(tmp_path / "c")
+    records = _filled(cache, 3)
+    missing = hashlib.sha256(b"never made").hexdigest()
+    answers = {key: cache.get(key) for key in [*records, missing]}
+    assert answers == {**records, missing: None}
+    assert cache._own_query
+
+    monkeypatch.setattr(cache_module, "_QUERY", "SELECT nothing FROM NoSuchTable WHERE x IN ({})")
+    assert {key: cache.get(key) for key in [*records, missing]} == answers
+    assert not cache._own_query  # diskcache's get from then on
+    cache.close()
+
+
+def test_recipes_of_many_keys_are_read_a_window_at_a_time_and_match_one_by_one(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    keys = [hashlib.sha256(b"recipe %d" % i).hexdigest() for i in range(1200)]
+    for i, key in enumerate(keys):
+        if i % 7:  # every seventh never remembered
+            cache.remember_recipe(key, {"prompt": f"p{i}", "inputs": [["0", f"sha256:{i:064x}"]]})
+    cache._index.set("recipe:" + keys[1], "not a dict")  # what an odd writer left is no recipe
+    statements: list[str] = []
+    cache._index._con.set_trace_callback(statements.append)
+    found = cache.recipes_of(keys)
+    assert len(statements) == 3  # 1,200 keys in three queries
+    assert found == {key: recipe for key in keys if (recipe := cache.recipe_of(key)) is not None}
+    assert len(found) == 1200 - len(range(0, 1200, 7)) - 1
+    cache.close()
