@@ -25,7 +25,9 @@ H264 = [
     "-threads",
     "2",
     "-x264-params",
-    "threads=2:lookahead-threads=1:sliced-threads=0",
+    # asm=0: x264 picks its own SIMD by CPU, ignoring -cpuflags, and its SIMD is not bit-exact with its C
+    # (the demo's first clip came out 5 bytes shorter on an AMD EPYC than on the machine that locked it)
+    "threads=2:lookahead-threads=1:sliced-threads=0:asm=0",
 ]
 AAC = ["-c:a", "aac", "-b:a", "160k"]
 # Every scaler bit-exact: without these flags swscale takes CPU-specific SIMD paths, and the same command

@@ -39,10 +39,20 @@ SPEECH = """
 """
 
 
+# what glibc picks its libm variants by (exp, log, pow, sin... have FMA versions chosen at start-up)
+GLIBC_SIMD = "-AVX,-AVX2,-FMA,-FMA4,-F16C,-AVX512F,-AVX512DQ,-AVX512BW,-AVX512VL,-AVX512CD"
+
+
 def old_cpu() -> dict[str, str]:
+    """A CPU without SIMD, as far as each part can be told: ffmpeg's own code, numpy's dispatched loops and
+    glibc's libm variants (x264 is told to run its C code always: renderer/media/ffmpeg.py)."""
     from numpy._core._multiarray_umath import __cpu_dispatch__
 
-    return {"RENDER_FFMPEG_CPUFLAGS": "0", "NPY_DISABLE_CPU_FEATURES": " ".join(__cpu_dispatch__)}
+    return {
+        "RENDER_FFMPEG_CPUFLAGS": "0",
+        "NPY_DISABLE_CPU_FEATURES": " ".join(__cpu_dispatch__),
+        "GLIBC_TUNABLES": f"glibc.cpu.hwcaps={GLIBC_SIMD}",
+    }
 
 
 def test_every_local_type_gives_the_same_bytes_without_simd(tmp_path: Path) -> None:
