@@ -25,9 +25,11 @@ H264 = [
     "-threads",
     "2",
     "-x264-params",
-    # asm=0: x264 picks its own SIMD by CPU, ignoring -cpuflags, and its SIMD is not bit-exact with its C
-    # (the demo's first clip came out 5 bytes shorter on an AMD EPYC than on the machine that locked it)
-    "threads=2:lookahead-threads=1:sliced-threads=0:asm=0",
+    # asm=0: x264 picks its own SIMD by CPU, ignoring -cpuflags, and its SIMD paths are not bit-exact with
+    # one another nor with its C (the demo's first clip came out 5 bytes shorter on an AMD EPYC with AVX2
+    # than on the machine that locked it; SSE2 only, SSSE3 and C give three more results). Its C is 4.5x
+    # slower; a plainer motion search (me, subme, partitions) wins half of that back for 9% more bytes.
+    "threads=2:lookahead-threads=1:sliced-threads=0:asm=0:me=dia:subme=1:partitions=none",
 ]
 AAC = ["-c:a", "aac", "-b:a", "160k"]
 # Every scaler bit-exact: without these flags swscale takes CPU-specific SIMD paths, and the same command

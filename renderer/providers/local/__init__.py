@@ -70,7 +70,7 @@ class LocalProvider:
     name: ClassVar[str] = "local"
     free: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
-    recipe_version: ClassVar[str] = "local-6"  # bump when outputs change (also with imageio-ffmpeg, numpy, Pillow)
+    recipe_version: ClassVar[str] = "local-7"  # bump when outputs change (also with imageio-ffmpeg, numpy, Pillow)
     default_max_concurrency: ClassVar[int] = os.cpu_count() or 2  # CPU-bound: one job a core
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
