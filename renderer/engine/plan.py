@@ -62,6 +62,8 @@ class Planner:
 
     async def estimate(self, asset: Asset, key: str, inputs: Inputs) -> float | None:
         """The provider's estimate, else the block's prices (budget.estimate_cost); None if unknown."""
+        if self.pool.class_of(asset.provider).free:  # nothing to ask: a matrix edit plans 100,000 of them
+            return 0.0
         if self.pool.estimator(asset.provider) is None:
             return priced(self.pool.settings_for(asset.provider).options.get("prices"), asset)
         try:

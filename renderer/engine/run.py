@@ -69,6 +69,8 @@ from renderer.store.projectlock import state_dir_for
 from renderer.store.remote import GuardedRemote, Remote, RemoteError, open_remote
 from renderer.store.state import load_state, stamps_only, state_path
 
+EXPLAINED_AT_ONCE = 500  # a plan's outcomes to make whose old recipes are read in one query
+
 
 class Run:
     def __init__(
@@ -119,6 +121,8 @@ class Run:
         self.cache = Cache(options.cache_dir, store)
         locked = self.books.locked  # its keys, in the order of the walk: the index is read in batches
         self.cache.expect([locked[name].key for name in self.order if name in locked])
+        if self.mode.plans:
+            self.cache.answer_as_of_now(lookups=len(self.order))
         self.state_file = state_path(options.cache_dir, project.path)
         prior = self.prior = load_state(self.state_file, options.version)
         if options.part is not None and prior is None:
@@ -174,6 +178,7 @@ class Run:
         self.planner = Planner(self.locate, self.outputs, self.books.locked, self.pool, self.generation.slots, reporter)
         self.scrub = secret_scrubber(options.environ)
         self.recipes: dict[str, dict[str, object]] = {}
+        self.unexplained: list[Outcome] = []  # a plan's outcomes to make, explained EXPLAINED_AT_ONCE at a time
         self.outcomes: dict[str, Outcome] = {}
         self.inflight: dict[str, anyio.Event] = {}
         self.held_by: dict[str, str] = {}  # held asset -> the asset with takes whose pick it waits for
@@ -265,12 +270,8 @@ class Run:
         return inputs, outcome.key
 
     def explain(self, outcomes: list[Outcome]) -> None:
-        """Say why each of ``outcomes``' assets is made (again). The recipes their locked outputs were made
-        from are read a few hundred at a time (a plan after a matrix edit explains 100,000 assets)."""
-        for start in range(0, len(outcomes), 500):
-            self._explain(outcomes[start : start + 500])
-
-    def _explain(self, outcomes: list[Outcome]) -> None:
+        """Say why each of ``outcomes``' assets is made (again), reading the recipes their locked outputs were
+        made from in one query."""
         replaced = {}  # name -> the key of its locked output, made from another recipe
         for outcome in outcomes:
             locked = self.books.locked.get(outcome.name)
@@ -293,7 +294,11 @@ class Run:
         async def visit(asset: Asset, outcome: Outcome) -> None:
             if asset.takes <= 1:
                 await plain(asset, outcome)
-                if outcome.status is not AssetStatus.GENERATE:  # only what is to be made is explained
+                if outcome.status is AssetStatus.GENERATE:  # only what is to be made is explained
+                    self.unexplained.append(outcome)
+                    if len(self.unexplained) == EXPLAINED_AT_ONCE:
+                        self.explain_unexplained()
+                else:
                     self.recipes.pop(asset.name, None)
                 return
             take = self.picked(asset, outcome)
@@ -314,13 +319,21 @@ class Run:
 
         return visit
 
+    def explain_unexplained(self) -> None:
+        """Explain the plan's outcomes to make that are not yet, and let their recipes go: a matrix edit of
+        100,000 variants holds a few hundred recipes at a time, not 100 MB of them."""
+        self.explain(self.unexplained)
+        for outcome in self.unexplained:
+            self.recipes.pop(outcome.name, None)
+        self.unexplained.clear()
+
     async def plan(self) -> RunResult:
         """What a render would do, with no provider call but cost estimates, and whether the lockfile is current."""
         try:
             # --check answers "is there work?" and asks no provider anything; a dry run asks for estimates
             outcomes = await self.walk(self.plan_visit(self.planner.visit(estimate=self.mode is RunMode.PLAN)))
+            self.explain_unexplained()
             to_make = [outcome for outcome in outcomes.values() if outcome.status is AssetStatus.GENERATE]
-            self.explain(to_make)
         finally:
             await self.pool.aclose()
             self.cache.close()

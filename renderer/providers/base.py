@@ -150,7 +150,7 @@ class ProviderContext:
 @runtime_checkable
 class Provider(Protocol):
     name: ClassVar[str]
-    free: ClassVar[bool]  # costs nothing: jobs are not journaled, and --locked may remake outputs
+    free: ClassVar[bool]  # costs nothing: estimated at 0 unasked, jobs not journaled, --locked may remake outputs
     deterministic: ClassVar[bool]  # same request, same bytes
     recipe_version: ClassVar[str]  # part of every cache key: bump it when outputs change
     default_max_concurrency: ClassVar[int]  # jobs at once when the block sets no max_concurrency

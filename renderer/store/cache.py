@@ -8,12 +8,14 @@ lockfile names by sha256 (engine/outputs.py).
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import os
 import re
 import shutil
 import time
 import uuid
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +30,8 @@ _QUERY = (
     # scan the expiry index instead
     "SELECT key, mode, filename, value FROM Cache WHERE key IN ({}) AND raw = 1"
 )
+_KNOWN_QUERY = "SELECT substr(key, 8, 16) FROM Cache WHERE key >= 'sha256:' AND key < 'sha256;' AND raw = 1"
+MISSES_BEFORE_SNAPSHOT = 1000
 _LOCKED_KEY = re.compile(rb'\n    key: "(sha256:[0-9a-f]{64})"')
 
 
@@ -61,6 +65,12 @@ def _records_plainly(root: str, lock_file: str) -> dict[str, tuple[Any, ...]]:
     return found
 
 
+def _among(known: array[int], written: str) -> bool:
+    prefix = int(written[7:23], 16)
+    at = bisect.bisect_left(known, prefix)
+    return at < len(known) and known[at] == prefix
+
+
 def _rows(index: Any, keys: list[str]) -> Iterator[tuple[str, int, str | None, Any]]:
     """The raw rows (key, mode, filename, value) of those ``keys`` the index holds, ``WINDOW`` keys a query."""
     for start in range(0, len(keys), WINDOW):
@@ -83,6 +93,9 @@ class Cache:
         self._position: dict[str, int] = {}  # expected keys not read yet
         self._read_ahead: dict[str, tuple[int, str | None, Any]] = {}  # raw rows read but not asked for yet
         self._own_query = True  # rows read with _QUERY, not diskcache's get
+        self._plan_lookups = 0  # answer_as_of_now: how many keys a plan looks up (0: not a plan)
+        self._misses = 0
+        self._known: array[int] | None = None  # _read_known
         self.notes: list[str] = []
         # records read ahead for the local store at this root: written key -> plain tuple
         self._records_ahead: dict[str, tuple[Any, ...]] = (
@@ -118,6 +131,8 @@ class Cache:
                 return self._index._disk.fetch(*row, False)
             except OSError:
                 pass  # its file went away meanwhile: ask the index again
+        if self._known is not None and not _among(self._known, written):
+            return None  # not in the index when a plan read its keys
         if not self._own_query:
             return self._index.get(written)
         # the same query as diskcache's get, without its bookkeeping: half the time of a miss, and a plan
@@ -132,7 +147,28 @@ class Cache:
                 return self._index._disk.fetch(mode, filename, value, False)
             except OSError:
                 return None  # removed meanwhile, as diskcache's get says
+        self._misses += 1
+        if self._misses == MISSES_BEFORE_SNAPSHOT and self._plan_lookups:
+            self._known = self._read_known()
         return None
+
+    def answer_as_of_now(self, lookups: int) -> None:
+        """For a plan, whose answer holds for one moment anyway: once many keys were missing, the index's
+        keys are read in one scan, and a key not among them is a miss with no query (a plan after a matrix
+        edit looks for 100,000 new keys; a scan of 100,000 keys costs what 5,000 random lookups do). Not
+        for a render: another run may make a key after the scan, and it must be found then."""
+        self._plan_lookups = lookups
+
+    def _read_known(self) -> array[int] | None:
+        """The first 64 bits of every record key in the index, sorted; None if that would cost more than
+        the lookups it saves."""
+        try:
+            if len(self._index) > 10 * self._plan_lookups:  # a big shared cache
+                return None
+            rows = self._index._sql(_KNOWN_QUERY).fetchall()
+            return array("Q", sorted(int(prefix, 16) for (prefix,) in rows))
+        except Exception:  # noqa: BLE001 - keys not as render writes them: asked one by one, as before
+            return None
 
     def _read_window(self, start: int) -> None:
         """The raw rows of the expected keys from ``start`` not read yet, in one query (diskcache's table:

@@ -210,3 +210,52 @@ def test_recipes_of_many_keys_are_read_a_window_at_a_time_and_match_one_by_one(t
     assert found == {key: recipe for key in keys if (recipe := cache.recipe_of(key)) is not None}
     assert len(found) == 1200 - len(range(0, 1200, 7)) - 1
     cache.close()
+
+
+def test_a_plan_reads_the_index_keys_once_after_many_misses_and_then_asks_only_for_those_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renderer.store import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "MISSES_BEFORE_SNAPSHOT", 3)
+    other = Cache(tmp_path / "c")
+    records = _filled(other, 20)
+    cache = Cache(tmp_path / "c")
+    cache.answer_as_of_now(lookups=100)
+    new = [hashlib.sha256(b"new %d" % i).hexdigest() for i in range(10)]
+    assert [cache.get(key) for key in new[:3]] == [None] * 3
+    assert cache._known is not None and len(cache._known) == 20  # records only, not the recipes
+    statements: list[str] = []
+    cache._index._con.set_trace_callback(statements.append)
+    assert [cache.get(key) for key in new[3:]] == [None] * 7
+    assert statements == []  # known missing: no query
+    assert {key: cache.get(key) for key in records} == records  # known present: asked, and found
+    assert len(statements) == 20
+    cache.close()
+    other.close()
+
+
+def test_a_render_or_a_plan_against_a_big_shared_cache_keeps_asking_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renderer.store import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "MISSES_BEFORE_SNAPSHOT", 3)
+    other = Cache(tmp_path / "c")
+    records = _filled(other, 30)
+    for answer_as_of_now in (None, 2):  # a render; a plan of 2 assets against 30 records
+        cache = Cache(tmp_path / "c")
+        if answer_as_of_now is not None:
+            cache.answer_as_of_now(lookups=answer_as_of_now)
+        missing = [hashlib.sha256(b"new %d" % i).hexdigest() for i in range(5)]
+        assert [cache.get(key) for key in missing] == [None] * 5
+        assert cache._known is None
+        late = hashlib.sha256(b"made later").hexdigest()
+        other.put(
+            late, _scratch_file(other, b"late"), OutputRecord(hashlib.sha256(b"late").hexdigest(), 4, None, "local")
+        )
+        assert cache.get(late) is not None  # made by another run after the misses: found
+        other.forget(late)
+        cache.close()
+    assert len(records) == 30
+    other.close()
