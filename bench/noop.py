@@ -12,6 +12,8 @@ renders it once, then times (wall clock, Python start-up included, and each run'
 
     python bench/noop.py                 # 1,000 and 10,000 assets
     python bench/noop.py 100000          # one size (the first render of 100,000 takes a while)
+    python bench/noop.py --matrix 10000  # one matrix entry of 10,000 variants: plans before a render, after
+                                         # an edit of every variant and after one value added; no-op; validate
 Targets: a 10,000-asset no-op re-render under 0.35 s; one edit decided under 0.5 s; at 100,000 assets,
 no-op and one edit under 3 s, plan under 10 s, peak memory under 500 MB.
 """
@@ -126,7 +128,45 @@ def bench(n: int, repeat: int = 5) -> None:
         timed([str(spec), "-q"], env)
 
 
+def matrix_spec(path: Path, n: int, prompt: str = "look", extra_value: bool = False) -> None:
+    """One entry whose matrix makes ``n`` variants (100 values of ``take`` times n/100 looks)."""
+    looks = ", ".join(f"c{i}" for i in range(max(1, n // 100)))
+    takes = ", ".join(str(i) for i in range(100 + extra_value))
+    variant = f'"{prompt} ${{matrix.look}} take ${{matrix.take}}"'
+    path.write_text(
+        f"version: 1\nname: matrix-{n}\ndefaults: {{provider: local}}\nassets:\n"
+        f"  v: {{type: image, prompt: {variant}, width: 16, height: 16, matrix: {{look: [{looks}], take: [{takes}]}}}}\n"
+    )
+
+
+def bench_matrix(n: int, repeat: int = 3) -> None:
+    """A matrix of ``n`` variants: an edit of its one entry changes every variant, so plans decide all."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        spec = root / "matrix.yaml"
+        matrix_spec(spec, n)
+        env = {**os.environ, "RENDER_CACHE_DIR": str(root / "cache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        full_env = {**env, "RENDER_INCREMENTAL": "0"}
+        show(n, "matrix: plan before any render", [timed(["plan", str(spec), "-q"], env) for _ in range(repeat)])
+        first = timed([str(spec), "-q"], env)
+        print(f"N={n:>6}  matrix: first render {first[0]:.1f} s, {first[1]:.0f} MB")
+        show(n, "matrix: validate", [timed(["validate", str(spec)], env) for _ in range(repeat)])
+        show(n, "matrix: no-op re-render", [timed([str(spec), "-q"], env) for _ in range(repeat)])
+        edits = {"every variant edited": {"prompt": "look again"}, "one take added": {"extra_value": True}}
+        for label, change in edits.items():
+            matrix_spec(spec, n, **change)  # type: ignore[arg-type]
+            for way, way_env in (("incremental", env), ("RENDER_INCREMENTAL=0", full_env)):
+                show(
+                    n,
+                    f"matrix: {label}: plan, {way}",
+                    [timed(["plan", str(spec), "-q"], way_env) for _ in range(repeat)],
+                )
+        matrix_spec(spec, n)
+
+
 if __name__ == "__main__":
-    sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    matrix = "--matrix" in sys.argv  # the matrix project only: python bench/noop.py --matrix 100000
+    sizes = [int(a) for a in sys.argv[1:] if a != "--matrix"] or [1000, 10000]
     for size in sizes:
-        bench(size)
+        bench_matrix(size) if matrix else bench(size)
