@@ -404,6 +404,11 @@ def test_the_demo_renders_a_finished_video_and_then_nothing(tmp_path: Path, cach
     result = render(spec, cwd=tmp_path, cache=cache, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "final: specs/out/ocean-promo.mp4" in result.stdout
+    # the same outputs as the committed lockfile's, natively on this CPU (test_reproducible: as an old one)
+    made, committed = read_lock(tmp_path / "specs" / "demo.lock"), read_lock(root / "specs" / "demo.lock")
+    assert {n: (e["key"], e["sha256"]) for n, e in made["assets"].items()} == {
+        n: (e["key"], e["sha256"]) for n, e in committed["assets"].items()
+    }
     final = tmp_path / "specs" / "out" / "ocean-promo.mp4"
     info = probe(final)
     assert (info["width"], info["height"], info["video_codec"], info["audio_codec"]) == (1280, 720, "h264", "aac")
