@@ -77,6 +77,8 @@ def short_way(state: Snapshot, spec_bytes: bytes, lock_file: str, out_dir: str |
     in_part = {name for entry in part_entries if entry in old for name in old[entry][1]}
     premade_names = in_part & keep - affected
     outside = keep - in_part
+    if not outside:
+        return None  # every asset decided again (a matrix entry edited): the full path does that faster
     out = state.out_dir + os.sep  # outputs are relative paths inside it (os.path.join: a third of the loop)
     for name in outside | premade_names:  # what is not decided again must be as the snapshot left it
         entry = assets[name]

@@ -243,3 +243,18 @@ def test_a_plain_report_after_an_edit_says_what_the_full_path_says(tmp_path: Pat
     assert {"  a5: out/a5.png", "  lone: out/lone.png", "  after_frail: out/after_frail.png"} <= set(
         render_text.splitlines()
     )
+
+
+def test_an_edit_that_decides_every_asset_again_takes_the_full_path(tmp_path: Path) -> None:
+    """A matrix entry edited changes all its variants: nothing is left to take as it was, so the short way
+    steps aside (it would load the snapshot and then do the full path's work anyway)."""
+    spec, cache = tmp_path / "m.yaml", tmp_path / "cache"
+    body = 'v: {{type: image, prompt: "{} ${{matrix.n}}", width: 16, height: 16, matrix: {{n: [1, 2, 3]}}}}'
+    head = "version: 1\ndefaults: {provider: local}\nassets:\n  "
+    spec.write_text(head + body.format("look") + "\n")
+    assert render(spec, cwd=tmp_path, cache=cache).returncode == 0
+    spec.write_text(head + body.format("look again") + "\n")
+    plan = render("plan", spec, "--json", cwd=tmp_path, cache=cache)
+    assert plan.returncode == 0 and "decided_again" not in json.loads(plan.stdout)
+    assert decisions(spec, cache, full=False) == decisions(spec, cache, full=True)
+    assert decisions(spec, cache, full=True)[1]["totals"]["generate"] == 3
