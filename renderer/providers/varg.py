@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from renderer import recipe_versions
 from renderer.errors import ProviderError
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
@@ -65,7 +66,7 @@ def allowed_durations(model: str) -> tuple[str, Any] | None:
 
 class VargProvider(RemoteProvider):
     name: ClassVar[str] = "varg"
-    recipe_version: ClassVar[str] = "varg-1"
+    recipe_version: ClassVar[str] = recipe_versions.VARG
     default_base_url: ClassVar[str] = "https://api.varg.ai/v1"
     default_key_env: ClassVar[str] = "VARG_API_KEY"
     default_formats: ClassVar[dict[str, str]] = {"music": ".mp3", "speech": ".mp3"}

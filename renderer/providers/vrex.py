@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from renderer import recipe_versions
 from renderer.errors import ProviderError
 from renderer.media.types import kind_of, media_type_of
 from renderer.providers.base import InputFile, Job, JobRequest, JobState
@@ -45,7 +46,7 @@ STATES = {
 
 class VrexProvider(RemoteProvider):
     name: ClassVar[str] = "vrex"
-    recipe_version: ClassVar[str] = "vrex-1"
+    recipe_version: ClassVar[str] = recipe_versions.VREX
     default_base_url: ClassVar[str] = "https://getvrex.com/api/v1"
     default_key_env: ClassVar[str] = "VREX_API_KEY"
     requests_per_minute: ClassVar[float | None] = 10

@@ -455,3 +455,43 @@ def test_confinement_follows_symlinks_and_can_be_lifted(tmp_path: Path, cache: P
     result = render(escape, cwd=root, cache=cache)
     assert result.returncode == 2 and "outside" in result.stderr and "symbolic link" in result.stderr
     assert not (outside / "still.png").exists()
+
+
+UPGRADED = """
+import sys
+from renderer import recipe_versions
+from renderer.providers.local import LocalProvider
+recipe_versions.LOCAL = LocalProvider.recipe_version = "local-upgraded"
+recipe_versions.ALL = ",".join((recipe_versions.LOCAL, recipe_versions.VARG, recipe_versions.VREX))
+from renderer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_after_an_upgrade_that_changes_a_providers_bytes_nothing_is_taken_as_a_no_op(
+    tmp_path: Path, cache: Path
+) -> None:
+    """The last run's no-op snapshot was made by providers that made other bytes: not a no-op, as the full
+    path would say too (render as upgraded: the same command, with the local provider's recipe bumped)."""
+    import subprocess
+    import sys
+
+    spec = write(tmp_path / "p.yaml", "version: 1\nassets:\n  still: {type: image, prompt: x, width: 16, height: 16}\n")
+    assert render(spec, cwd=tmp_path, cache=cache).returncode == 0
+    environ = {**os.environ, "RENDER_CACHE_DIR": str(cache)}
+    for args in (["plan", str(spec), "--json"], ["plan", str(spec), "--json"], [str(spec), "--json"]):
+        upgraded = subprocess.run(
+            [sys.executable, "-c", UPGRADED, *args],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert upgraded.stdout, upgraded.stderr
+        still = json.loads(upgraded.stdout)["assets"]["still"]
+        if args[0] == "plan":
+            assert still["status"] == "generate", still
+            assert still["reason"] == "the provider's recipe changed (local-7 -> local-upgraded)"
+        else:
+            assert still["status"] == "generated", still

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import anyio.to_thread
 
+from renderer import recipe_versions
 from renderer.errors import AssetError
 from renderer.media.ffmpeg import job_processes, stop
 from renderer.media.types import kind_of, media_type_of
@@ -70,7 +71,7 @@ class LocalProvider:
     name: ClassVar[str] = "local"
     free: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
-    recipe_version: ClassVar[str] = "local-7"  # bump when outputs change (also with imageio-ffmpeg, numpy, Pillow)
+    recipe_version: ClassVar[str] = recipe_versions.LOCAL
     default_max_concurrency: ClassVar[int] = os.cpu_count() or 2  # CPU-bound: one job a core
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext) -> None:
