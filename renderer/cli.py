@@ -490,7 +490,7 @@ def _render(args: argparse.Namespace, mode: RunMode) -> int:
         with lock:
             from renderer.fastpath import try_noop
 
-            noop = try_noop(spec, spec_bytes, cache_dir, out, args.assets, _snapshot_version())
+            noop = try_noop(spec, spec_bytes, cache_dir, out, args.assets, snapshot_version())
             if noop is not None:
                 return _report_noop(noop, args, mode, stream, started)
             return _render_slow(args, mode, spec, spec_bytes, cache_dir, state_dir, out, stream, started)
@@ -645,7 +645,7 @@ def _render_slow(
         jobs=args.jobs,
         keep_going=args.keep_going,
         selection=list(args.assets),
-        version=_snapshot_version(),
+        version=snapshot_version(),
     )
     quiet = args.quiet or mode.plans
     reporter = make_reporter(stream, quiet=quiet, verbose=args.verbose)
@@ -705,7 +705,7 @@ def _executor_choice(args: argparse.Namespace, project: Project) -> ExecutorChoi
         raise UsageError(str(exc)) from None
 
 
-def _snapshot_version() -> str:
+def snapshot_version() -> str:
     """What a no-op snapshot is only good for: this render, making the bytes its providers make now."""
     return f"{__version__} {recipe_versions.ALL}"
 
@@ -720,7 +720,7 @@ def _short_way(
     from renderer.spec.resolve import load_project
     from renderer.store.state import load_state, state_path
 
-    state = load_state(state_path(cache_dir, spec), _snapshot_version())
+    state = load_state(state_path(cache_dir, spec), snapshot_version())
     decided = short_way(state, spec_bytes, str(spec.with_suffix(".lock")), out) if state is not None else None
     if decided is None or state is None:
         return None

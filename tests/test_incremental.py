@@ -97,13 +97,13 @@ def edit(
 
 def outcome_of_render(spec: Path, cache: Path) -> dict[str, Any]:
     """What a render left: the lockfile, the manifest (statuses aside) and the no-op snapshot."""
-    from renderer import __version__
+    from renderer.cli import snapshot_version
     from renderer.store.state import load_state, state_path
 
     manifest = json.loads((spec.parent / "out" / "manifest.json").read_text())
     for output in manifest["outputs"]:
         output.pop("status")
-    snapshot = load_state(state_path(cache, spec), __version__)
+    snapshot = load_state(state_path(cache, spec), snapshot_version())
     return {"lock": spec.with_suffix(".lock").read_bytes(), "manifest": manifest, "snapshot": snapshot}
 
 
