@@ -75,14 +75,19 @@ def show(n: int, label: str, runs: list[tuple[float, float]]) -> None:
     )
 
 
+def environments(root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment of the timed runs (their cache under ``root``), and the same for the full path."""
+    env = {**os.environ, "RENDER_CACHE_DIR": str(root / "cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: byte-compiled once, then read
+    return env, {**env, "RENDER_INCREMENTAL": "0"}
+
+
 def bench(n: int, repeat: int = 5) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         spec = root / "bench.yaml"
         make_spec(spec, n)
-        env = {**os.environ, "RENDER_CACHE_DIR": str(root / "cache")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: byte-compiled once, then read
-        full_env = {**env, "RENDER_INCREMENTAL": "0"}
+        env, full_env = environments(root)
         first = timed([str(spec), "-q"], env)
         print(f"N={n:>6}  first render {first[0]:.1f} s, {first[1]:.0f} MB")
         for label, args in (("no-op re-render", [str(spec), "-q"]), ("--check", [str(spec), "--check", "-q"])):
@@ -145,9 +150,7 @@ def bench_matrix(n: int, repeat: int = 3) -> None:
         root = Path(tmp)
         spec = root / "matrix.yaml"
         matrix_spec(spec, n)
-        env = {**os.environ, "RENDER_CACHE_DIR": str(root / "cache")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        full_env = {**env, "RENDER_INCREMENTAL": "0"}
+        env, full_env = environments(root)
         show(n, "matrix: plan before any render", [timed(["plan", str(spec), "-q"], env) for _ in range(repeat)])
         first = timed([str(spec), "-q"], env)
         print(f"N={n:>6}  matrix: first render {first[0]:.1f} s, {first[1]:.0f} MB")
