@@ -597,8 +597,10 @@ def _render_slow(
     if short is not None:
         project, decided, before = short
     else:
-        from renderer.store import cache, forked, lockfile
+        from renderer.store import cache, forked, lockfile, state
 
+        if incremental:  # the short way loaded the snapshot and passed: all of it but the stamps goes now
+            state.load_stamps(state.state_path(cache_dir, spec), snapshot_version())
         # the lockfile parsed, and the records it names read, on the other core while the spec loads
         lock_file = lockfile.lock_path(spec.resolve())
         lockfile.read_ahead(lock_file)
@@ -1095,7 +1097,7 @@ def _transfer(args: argparse.Namespace, command: str) -> int:
     url = args.remote or os.environ.get("RENDER_REMOTE") or project.remote
     if not url:
         raise UsageError(f"{args.spec} names no remote; give --remote URL, RENDER_REMOTE, or 'remote:' in the spec")
-    locked, _ = read_lock(lock_path(project.path))
+    locked = read_lock(lock_path(project.path))
     try:
         remote = open_remote(url)
     except RemoteError as exc:
@@ -1227,7 +1229,7 @@ def _cost(args: argparse.Namespace) -> int:
     from renderer.store.lockfile import lock_path, read_lock
 
     project = load_project(Path(args.spec), args.spec)
-    entries, _ = read_lock(lock_path(project.path))
+    entries = read_lock(lock_path(project.path))
     # an asset with takes is one of its takes: its cost is counted once, as the take's
     counted = {n: e for n, e in entries.items() if n in project.assets and project.assets[n].takes <= 1}
     assets = {n: e.cost_usd for n, e in sorted(counted.items())}

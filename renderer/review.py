@@ -44,7 +44,7 @@ class Tile:
 
 def write_gallery(project: Project, *, serving: bool = False) -> Path:
     """Write ``review/index.html`` (and video posters) into the output directory; its path."""
-    entries, _ = read_lock(lock_path(project.path))
+    entries = read_lock(lock_path(project.path))
     root = project.output_dir / REVIEW_DIR
     (root / "posters").mkdir(parents=True, exist_ok=True)
     statuses = _statuses(project.output_dir)

@@ -67,7 +67,7 @@ from renderer.store.blobs import Store
 from renderer.store.cache import Cache
 from renderer.store.projectlock import state_dir_for
 from renderer.store.remote import GuardedRemote, Remote, RemoteError, open_remote
-from renderer.store.state import load_state, stamps_only, state_path
+from renderer.store.state import load_state, state_path, take_stamps
 
 EXPLAINED_AT_ONCE = 500  # a plan's outcomes to make whose old recipes are read in one query
 
@@ -124,11 +124,12 @@ class Run:
         if self.mode.plans:
             self.cache.answer_as_of_now(lookups=len(self.order))
         self.state_file = state_path(options.cache_dir, project.path)
-        prior = self.prior = load_state(self.state_file, options.version)
-        if options.part is not None and prior is None:
-            raise UsageError("a part of a spec is decided against the snapshot it came from, which is gone")
-        if options.part is None and prior is not None:
-            prior = self.prior = stamps_only(prior)
+        if options.part is None:
+            prior = self.prior = take_stamps(self.state_file, options.version)
+        else:
+            prior = self.prior = load_state(self.state_file, options.version)
+            if prior is None:
+                raise UsageError("a part of a spec is decided against the snapshot it came from, which is gone")
         self.hasher = InputHasher(project, prior.files if prior else None)
         self.remote = self.open_remote(options)
         self.outputs = Outputs(

@@ -147,10 +147,9 @@ def write_lock(
     return data
 
 
-def read_lock(path: Path) -> tuple[dict[str, LockEntry], bytes]:
-    """The lock's entries by asset name, and its bytes. A missing lockfile is empty."""
-    entries, data, _ = read_lock_text(path, with_texts=False)
-    return entries, data
+def read_lock(path: Path) -> dict[str, LockEntry]:
+    """The lock's entries by asset name. A missing lockfile is empty."""
+    return read_lock_text(path, with_texts=False)[0]
 
 
 READ_AHEAD_BYTES = 1 << 20  # about 2,000 entries: below that, parsing takes less than starting a process
@@ -174,51 +173,64 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
 
 
 def _read_plainly(path: str) -> tuple[Any, ...] | None:
-    """The file's stamp, bytes, entries (as tuples) and spans, in plain values; None unless the fast
-    reader reads it (and the file held still meanwhile)."""
+    """The file's stamp, spec name, entries (as tuples) and spans, in plain values; None unless the fast
+    reader reads it (and the file held still meanwhile). Not the file's bytes: whoever needs them reads
+    them again (a 100,000-entry lockfile's 55 MB, through the pipe, would be held twice at once)."""
     before = _stamp(path)
     data = Path(path).read_bytes()
     parsed = _parse_own_format(data)
     if parsed is None or _stamp(path) != before:
         return None
     entries, spans = parsed
-    return before, data, {name: tuple(entry) for name, entry in entries.items()}, spans
+    return before, _spec_name(data), {name: tuple(entry) for name, entry in entries.items()}, spans
 
 
-def _read_ahead_result(path: Path) -> tuple[bytes, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
+def _spec_name(data: bytes) -> Any:
+    return json.loads(data.split(b"\n", 3)[2][6:])
+
+
+def _read_ahead_result(
+    path: Path, with_bytes: bool
+) -> tuple[bytes, str, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
     found = forked.take(f"lockfile {path}")
     if found is None or found[0] != _stamp(str(path)):
         return None  # changed since (a render in another terminal wrote it), or not read
-    _, data, entries, spans = found
+    stamp, spec_name, entries, spans = found
+    data = b""
+    if with_bytes:
+        data = path.read_bytes()
+        if _stamp(str(path)) != stamp:
+            return None
     make = LockEntry._make
     for name, values in entries.items():  # in place: each tuple let go as its entry is made
         entries[name] = make(values)
-    return data, (entries, spans)
+    return data, spec_name, (entries, spans)
 
 
 def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], bytes, LockText]:
-    """Like ``read_lock``, with a LockText that already knows the text of every entry read (unless
-    ``with_texts`` is false: a run that never writes the lockfile)."""
-    ahead = _read_ahead_result(path)
+    """Like ``read_lock``, with the file's bytes and a LockText that already knows the text of every entry
+    read; with ``with_texts`` false (a run that never writes the lockfile), neither texts nor bytes."""
+    ahead = _read_ahead_result(path, with_bytes=with_texts)
     parsed: tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None
+    spec_name: str
     if ahead is not None:
-        data, parsed = ahead
+        data, spec_name, parsed = ahead
     else:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             return {}, b"", LockText(path.with_suffix(".yaml").name)
         parsed = _parse_own_format(data)
+        spec_name = _spec_name(data) if parsed is not None else ""
     if parsed is not None:
         entries, spans = parsed
-        spec_name = json.loads(data.split(b"\n", 3)[2][6:])
         if not with_texts:
-            return entries, data, LockText(spec_name)
+            return entries, b"", LockText(spec_name)
         return entries, data, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, source=data)
     if not data.strip():
         return {}, data, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
-    entries, spec_name = _read_yaml_lock(path, data)
-    return entries, data, LockText(spec_name or path.with_suffix(".yaml").name)
+    entries, named = _read_yaml_lock(path, data)
+    return entries, data, LockText(named or path.with_suffix(".yaml").name)
 
 
 def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], bytes, LockText] | None:

@@ -46,7 +46,7 @@ def _check_whole(root: Path, cache: Path) -> None:
             if path.is_file() and not path.name.startswith(".") and path.name != "manifest.json":
                 assert _sha(path) in blobs, f"{path.name} is not a complete output"
     if (root / "p.lock").exists():
-        entries, _ = read_lock(root / "p.lock")
+        entries = read_lock(root / "p.lock")
         for name, entry in entries.items():
             assert entry.sha256 in blobs, f"lock entry {name} names bytes the cache does not hold"
 

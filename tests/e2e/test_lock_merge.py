@@ -65,7 +65,7 @@ def test_the_merge_driver_merges_lockfiles_that_add_different_assets(tmp_path: P
     merged = git(root, "merge", "-q", "two", "--no-commit")
     conflicted = git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
     assert conflicted == ["p.yaml"], merged.stdout + merged.stderr  # the spec is yours to merge; the lock is not
-    entries, _ = read_lock(root / "p.lock")
+    entries = read_lock(root / "p.lock")
     assert sorted(entries) == ["a", "b", "c", "z"]
     both = BASE.replace(
         "  z:", "  b: {type: image, prompt: b prompt, width: 32}\n  c: {type: image, prompt: c prompt, width: 32}\n  z:"

@@ -63,7 +63,7 @@ def test_a_pick_is_written_into_the_lockfile_from_the_take_it_names(tmp_path: Pa
     write_lock(lock_path(p.path), "p.yaml", {"a.take2": take})
     entry = record_pick(p, "a", 2)
     assert entry.pick == 2 and entry.output == "a.png" and entry.sha256 == "b" * 64
-    entries, _ = read_lock(lock_path(p.path))
+    entries = read_lock(lock_path(p.path))
     assert entries["a"] == entry and entries["a.take2"] == take
     with pytest.raises(UsageError, match="takes 1 to 3"):
         record_pick(p, "a", 4)

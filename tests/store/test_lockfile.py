@@ -60,7 +60,7 @@ def test_deterministic_sorted_and_valid_against_its_schema(tmp_path: Path) -> No
     mtime = path.stat().st_mtime_ns
     write_lock(path, "p.yaml", entries)
     assert path.stat().st_mtime_ns == mtime  # unchanged content is not rewritten
-    assert read_lock(path)[0]["alpha"] == entries["alpha"]
+    assert read_lock(path)["alpha"] == entries["alpha"]
     assert document["assets"]["alpha"]["key"] == "sha256:" + "b" * 64  # prefixed where written out
 
 
@@ -80,7 +80,7 @@ def test_a_broken_lockfile_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('[{"lock-version": 1}]')
     with pytest.raises(LockfileError, match="holds a list where a mapping belongs"):
         read_lock(path)
-    assert read_lock(tmp_path / "missing.lock") == ({}, b"")
+    assert read_lock(tmp_path / "missing.lock") == {}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_a_hand_edited_lockfile_is_read_by_the_yaml_parser(tmp_path: Path) -> No
     path = tmp_path / "p.lock"
     write_lock(path, "p.yaml", {"a": entry()})
     path.write_text(path.read_text().replace('    provider: "local"', "    provider: local  # edited"))
-    assert read_lock(path)[0]["a"] == entry()
+    assert read_lock(path)["a"] == entry()
 
 
 @pytest.mark.parametrize(
@@ -244,6 +244,9 @@ def test_a_lockfile_read_ahead_on_the_other_core_reads_as_one_read_here(tmp_path
     changed = {**entries, "a1": entry(output="changed.png")}
     assert ahead[2].render(changed) == here[2].render(changed) == render_lock("p.yaml", changed)
     assert not started(f"lockfile {path}")  # taken once
+    read_ahead(path, min_bytes=0)
+    plain = read_lock_text(path, with_texts=False)  # a plan: the entries, and not the file's bytes
+    assert plain[0] == entries and plain[1] == b"" and plain[2].render(changed) == render_lock("p.yaml", changed)
 
 
 def test_a_lockfile_changed_after_the_read_ahead_is_read_again(tmp_path: Path) -> None:

@@ -4,7 +4,16 @@ import os
 from pathlib import Path
 
 from renderer.records import FileStamp, Snapshot, StateAsset
-from renderer.store.state import file_digest, load_state, save_state, stamps_only, stat_pair, unchanged
+from renderer.store.state import (
+    file_digest,
+    load_stamps,
+    load_state,
+    save_state,
+    stamps_only,
+    stat_pair,
+    take_stamps,
+    unchanged,
+)
 
 
 def make_state(tmp_path: Path) -> tuple[Snapshot, bytes, str]:
@@ -88,8 +97,24 @@ def test_the_full_path_keeps_the_stamps_and_lets_the_manifest_lines_go(tmp_path:
     slim = stamps_only(loaded)
     for name, entry in state.assets.items():
         kept = slim.assets[name]
-        assert (kept.output, kept.size, kept.mtime_ns, kept.deps, kept.sha256) == entry[:5]
-        assert kept.manifest_line == ""
+        assert (kept.size, kept.mtime_ns, kept.sha256) == (entry.size, entry.mtime_ns, entry.sha256)
+        assert (kept.output, kept.deps, kept.manifest_line) == ("", (), "")
     assert slim.files == state.files and slim.chunks == {} and slim.lock_sha == state.lock_sha
     again = load_state(path, "1.0")  # read again from the file, whole: the no-op needs the lines
     assert again is not None and again is not loaded and again.assets["a"].manifest_line == '{"path": "a.png"}'
+
+
+def test_stamps_loaded_before_a_run_are_what_it_takes_while_the_file_holds_still(tmp_path: Path) -> None:
+    state, _, _ = make_state(tmp_path)
+    path = tmp_path / "s" / "x.marshal"
+    save_state(path, "1.0", state)
+    early = load_stamps(path, "1.0")
+    assert early is not None and early.assets["a"].sha256 == state.assets["a"].sha256
+    assert take_stamps(path, "1.0") is early  # handed over, not read again
+    assert take_stamps(path, "1.0") is not early  # once: then read again
+    load_stamps(path, "1.0")
+    save_state(path, "1.0", state._replace(lock_sha="changed"))  # another run saved one meanwhile
+    os.utime(path, ns=(1, 1))
+    taken = take_stamps(path, "1.0")
+    assert taken is not None and taken.lock_sha == "changed"
+    assert load_stamps(path, "2.0") is None and take_stamps(path, "2.0") is None  # another version's
