@@ -105,8 +105,11 @@ class Run:
         self.part = options.part
         premade = options.part.premade if options.part is not None else {}
         members -= premade.keys()
-        self.deps = {n: [x for x in d if x in members] for n, d in deps.items() if n in members}
-        self.order = topological_order(self.deps)
+        if self.whole_project and options.part is None:  # every asset, all of whose inputs are in the spec
+            self.deps, self.order = deps, project.order()
+        else:
+            self.deps = {n: [x for x in d if x in members] for n, d in deps.items() if n in members}
+            self.order = topological_order(self.deps)
         # which ready job starts first matters when jobs take time; a plan makes none (and the order of its
         # report is self.order's)
         self.priority = critical_path_lengths(self.deps, self.order) if not self.mode.plans else {}

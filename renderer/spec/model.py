@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderer.dag import topological_order
+
 ASSET_TYPES = ("image", "video", "music", "speech", "lipsync", "upscale", "compose")
 
 # Output format by asset type when the spec names no output file.
@@ -148,9 +150,21 @@ class Project:
     claim_timeout: float = 120.0  # seconds a claim on the remote lives without a heartbeat
     executor: dict[str, Any] | None = None  # where jobs run: {address, workers, shared_cache} (issue 12)
     budget: float | None = None  # USD one render may spend on paid jobs
+    # worked out once (the loader has them from its cycle check): 100,000 assets take a second to order
+    known_deps: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    known_order: list[str] | None = field(default=None, repr=False, compare=False)
 
     def deps(self) -> dict[str, list[str]]:
-        return {name: asset.depends_on() for name, asset in self.assets.items()}
+        """Each asset's asset inputs, in order, by name (not to be changed: it is shared)."""
+        if self.known_deps is None:
+            self.known_deps = {name: asset.depends_on() for name, asset in self.assets.items()}
+        return self.known_deps
+
+    def order(self) -> list[str]:
+        """Every asset after all of its inputs; ties in spec order (not to be changed: it is shared)."""
+        if self.known_order is None:
+            self.known_order = topological_order(self.deps())
+        return self.known_order
 
     def file_inputs(self) -> list[str]:
         return sorted({ref.target for a in self.assets.values() for ref in a.inputs if ref.kind == "file"})

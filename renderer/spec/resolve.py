@@ -12,7 +12,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from renderer.dag import find_cycle
+from renderer.dag import find_cycle, topological_order
 from renderer.errors import Problem, SpecError
 from renderer.providers.registry import BUILTIN, declared_options, default_formats, provider_class, provider_names
 from renderer.spec.entrycache import entry_cache_for
@@ -205,7 +205,12 @@ def _resolve(
             )
         assets[name] = asset
 
-    cycle = find_cycle({n: a.depends_on() for n, a in assets.items()})
+    deps = {n: a.depends_on() for n, a in assets.items()}
+    try:
+        order: list[str] | None = topological_order(deps)  # the run's order too, when it runs every asset
+        cycle = None
+    except ValueError:
+        order, cycle = None, find_cycle(deps)
     if cycle:
         first = cycle[0]
         entry = assets[first].entry
@@ -238,6 +243,8 @@ def _resolve(
         providers=settings,
         assets=assets,
         line_of=line_of,
+        known_deps=deps,
+        known_order=order,
     )
 
 
