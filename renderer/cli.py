@@ -603,7 +603,7 @@ def _render_slow(
             state.load_stamps(state.state_path(cache_dir, spec), snapshot_version())
         # the lockfile parsed, and the records it names read, on the other core while the spec loads
         lock_file = lockfile.lock_path(spec.resolve())
-        lockfile.read_ahead(lock_file)
+        lockfile.read_ahead(lock_file, with_texts=mode.writes_lock)
         cache.read_ahead(cache_dir, lock_file, min_bytes=lockfile.READ_AHEAD_BYTES)
         try:
             with _quiet_collector():

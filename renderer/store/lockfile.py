@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,14 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
 READ_AHEAD_BYTES = 1 << 20  # about 2,000 entries: below that, parsing takes less than starting a process
 
 
-def read_ahead(path: Path, *, min_bytes: int = READ_AHEAD_BYTES) -> None:
+def read_ahead(path: Path, *, min_bytes: int = READ_AHEAD_BYTES, with_texts: bool = True) -> None:
     """Start parsing this lockfile on the other core (store/forked.py), if it is big, for
     ``read_lock_text`` to take later if the file is still the one parsed: a full-path run reads a
-    100,000-entry lockfile (2.5 s) while it loads its spec."""
+    100,000-entry lockfile (2.5 s) while it loads its spec. ``with_texts`` as ``read_lock_text`` will
+    be called."""
     stamp = _stamp(str(path))
     if stamp is not None and stamp[0] >= min_bytes:
-        forked.start(f"lockfile {path}", _read_plainly, str(path))
+        forked.start(f"lockfile {path}", _read_plainly, str(path), with_texts)
 
 
 def _stamp(path: str) -> tuple[int, int, int, int] | None:
@@ -172,17 +174,18 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
 
 
-def _read_plainly(path: str) -> tuple[Any, ...] | None:
+def _read_plainly(path: str, with_spans: bool) -> tuple[Any, ...] | None:
     """The file's stamp, spec name, entries (as tuples) and spans, in plain values; None unless the fast
     reader reads it (and the file held still meanwhile). Not the file's bytes: whoever needs them reads
     them again (a 100,000-entry lockfile's 55 MB, through the pipe, would be held twice at once)."""
     before = _stamp(path)
     data = Path(path).read_bytes()
-    parsed = _parse_own_format(data)
+    parsed = _parse_own_format(data, with_spans=with_spans)
     if parsed is None or _stamp(path) != before:
         return None
     entries, spans = parsed
-    return before, _spec_name(data), {name: tuple(entry) for name, entry in entries.items()}, spans
+    plain = {name: tuple(entry) for name, entry in entries.items()}
+    return before, _spec_name(data), plain, spans if with_spans else None
 
 
 def _spec_name(data: bytes) -> Any:
@@ -198,6 +201,8 @@ def _read_ahead_result(
     stamp, spec_name, entries, spans = found
     data = b""
     if with_bytes:
+        if spans is None:
+            return None  # read ahead for a plan, which needs no texts
         data = path.read_bytes()
         if _stamp(str(path)) != stamp:
             return None
@@ -220,7 +225,7 @@ def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, Lo
             data = path.read_bytes()
         except FileNotFoundError:
             return {}, b"", LockText(path.with_suffix(".yaml").name)
-        parsed = _parse_own_format(data)
+        parsed = _parse_own_format(data, with_spans=with_texts)
         spec_name = _spec_name(data) if parsed is not None else ""
     if parsed is not None:
         entries, spans = parsed
@@ -373,7 +378,9 @@ def _line_of(data: bytes, *starts: str) -> int:
     return 1
 
 
-def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None:
+def _parse_own_format(
+    data: bytes, *, with_spans: bool = True
+) -> tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None:
     """Read a lockfile exactly as ``render_lock`` writes it, much faster than a YAML parser; None for
     anything else (hand-edited, merged, older), which then goes through the YAML parser. Also where each
     entry's text is in ``data`` (start, end), for writing it back unchanged. One entry at a time: the lines
@@ -399,6 +406,7 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, tupl
     spans: dict[str, tuple[int, int]] = {}
     loads = json.loads
     known_fields = set(LOCK_FIELDS)
+    share: Callable[[Any, Any], Any] = {}.setdefault
     try:
         for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
             text = data[start:end].decode("utf-8")
@@ -427,14 +435,23 @@ def _parse_own_format(data: bytes) -> tuple[dict[str, LockEntry], dict[str, tupl
             for field in _REPEATED:  # one string for 100,000 "local"s
                 if isinstance(entry.get(field), str):
                     entry[field] = sys.intern(entry[field])
-            entries[name] = LockEntry.from_written(entry)
-            spans[name] = (start, end)
+            for field in _SHARED:  # and one for each digest, time and price however many entries name it
+                value = entry.get(field)
+                if value is not None:
+                    entry[field] = share(value, value)
+            made = entries[name] = LockEntry.from_written(entry)
+            inputs = made.inputs  # a dict of this entry's own (or the empty default)
+            for slot, digest in inputs.items():
+                inputs[slot] = share(digest, digest)
+            if with_spans:
+                spans[name] = (start, end)
     except (ValueError, IndexError):
         return None
     return entries, spans
 
 
 _REPEATED = ("provider", "model", "resolved_model", "media_type")
+_SHARED = ("sha256", "created", "cost_usd")  # an output's digest is its users' input digest too
 
 
 def merge_locks(

@@ -249,6 +249,29 @@ def test_a_lockfile_read_ahead_on_the_other_core_reads_as_one_read_here(tmp_path
     assert plain[0] == entries and plain[1] == b"" and plain[2].render(changed) == render_lock("p.yaml", changed)
 
 
+def test_a_digest_named_by_many_entries_is_one_string_read_here_or_ahead(tmp_path: Path) -> None:
+    from renderer.store.lockfile import read_ahead, read_lock_text
+
+    path = tmp_path / "p.lock"
+    made = "c" * 64
+    entries = {
+        "a": entry(sha256=made, created="2026-01-01T00:00:00Z"),
+        **{f"u{i}": entry(inputs={"0": made}, created="2026-01-01T00:00:00Z") for i in range(3)},
+    }
+    write_lock(path, "p.yaml", entries)
+    for ahead in (False, True):
+        if ahead:
+            read_ahead(path, min_bytes=0, with_texts=False)
+        read = read_lock_text(path, with_texts=False)[0]
+        assert read == entries
+        users = [read[f"u{i}"] for i in range(3)]
+        assert all(u.inputs["0"] is read["a"].sha256 for u in users)  # 100,000 of them: 11 MB less
+        assert all(u.created is read["a"].created for u in users)
+    read_ahead(path, min_bytes=0, with_texts=False)  # read ahead for a plan, taken by a render
+    read, data, text = read_lock_text(path)
+    assert read == entries and data == path.read_bytes() and text.render(read) == data
+
+
 def test_a_lockfile_changed_after_the_read_ahead_is_read_again(tmp_path: Path) -> None:
     from renderer.store.lockfile import read_ahead, read_lock_text
 
