@@ -29,7 +29,7 @@ from renderer.records import (
 )
 from renderer.spec.model import Asset, Project
 from renderer.store.lockfile import LockText, lock_path, read_lock_part, read_lock_text, write_lock
-from renderer.store.manifest import assemble_manifest, manifest_line, write_manifest
+from renderer.store.manifest import manifest_line, manifest_pieces, write_manifest
 from renderer.store.state import file_digest, save_state, stat_pair
 
 LOCK_WRITE_INTERVAL = 0.2
@@ -99,7 +99,8 @@ class Books:
         if part is None:
             part = read_lock_text(self.lock_file, with_texts=writes_lock)
         read, self.lock_bytes, self._lock_text = part
-        self.locked: Mapping[str, LockEntry] = dict(read)  # as read, for lookups and --locked
+        self._read = dict(read)
+        self.locked: Mapping[str, LockEntry] = self._read  # as read, for lookups and --locked
         self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
         self._dirty = False
         self._urgent = False
@@ -175,13 +176,16 @@ class Books:
         self._lock_text = LockText(self.project.path.name, outside=self._lock_text.outside)
 
     def close(self) -> None:
-        """The last write; then only the lockfile's digest is kept, not its text (at 100,000 assets the
-        file read and the file written are 55 MB each, which the rest of the finish can use)."""
+        """The last write; then only the lockfile's digest is kept, not its text nor its entries (at
+        100,000 assets the file read and the file written are 55 MB each, and the entries 110 MB, which
+        the manifest and the snapshot can use)."""
         self.flush()
         self.lock_sha = file_digest(self.lock_bytes)
         self.lock_stamp = stat_pair(str(self.lock_file)) or (-1, -1)
         self.lock_bytes = b""
         self._lock_text = LockText(self.project.path.name)
+        self.entries.clear()
+        self._read.clear()  # emptied in place: the run's collaborators hold the same mapping
 
     def clean_stale_temporaries(self) -> None:
         """Remove what an interrupted run (kill -9) left half-written: partial output copies and unfinished
@@ -207,8 +211,8 @@ class Books:
         by_path = [(asset.output, asset.manifest_line) for asset in (kept or {}).values()]
         by_path += [(entry.path, lines[name]) for name, entry in entries.items()]
         by_path.sort()  # by path: outputs are unique, so the lines are never compared
-        data = assemble_manifest(self.project.name, self.project.path.name, [line for _, line in by_path])
-        return write_manifest(self.project.output_dir, data), lines
+        pieces = manifest_pieces(self.project.name, self.project.path.name, (line for _, line in by_path))
+        return write_manifest(self.project.output_dir, pieces), lines
 
     def save_snapshot(
         self,

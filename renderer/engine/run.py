@@ -513,8 +513,6 @@ class Run:
         complete = all(o.ok for o in outcomes.values())
         if self.whole_project and complete:
             self.books.forget_removed()
-        self.books.close()
-        self.books.clean_stale_temporaries()
         entries = {
             name: manifest_entry(self.project.assets[name], o.status, o.key or "", o.record)
             for name, o in outcomes.items()
@@ -524,6 +522,8 @@ class Run:
             pick = self.books.pending_pick(name)
             if pick is not None:
                 entries[name] = entry._replace(pick=pick)
+        self.books.close()
+        self.books.clean_stale_temporaries()
         kept = self.unchanged()
         manifest, lines = self.books.write_manifest(entries, kept)
         interrupted = any(o.status is AssetStatus.INTERRUPTED for o in outcomes.values())

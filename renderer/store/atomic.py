@@ -6,16 +6,21 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> None:
+    """Write ``data``, or its pieces one after another, in place of the file at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; lockfiles and manifests are for everyone
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -22,3 +22,13 @@ def test_lines_put_together_are_the_manifest() -> None:
 
 def test_an_empty_manifest_is_valid_json() -> None:
     assert json.loads(render_manifest("p", "p.yaml", []))["outputs"] == []
+
+
+def test_the_manifest_in_pieces_is_the_manifest_at_once() -> None:
+    from renderer.store.manifest import manifest_pieces
+
+    for count in (0, 1, 3, 4, 9):
+        lines = [manifest_line(A._replace(path=f"o{i:02}.png", asset=f"o{i}")) for i in range(count)]
+        pieces = list(manifest_pieces("p", "p.yaml", iter(lines), lines_at_once=3))
+        assert b"".join(pieces) == assemble_manifest("p", "p.yaml", lines)
+        assert len(pieces) == (1 if count == 0 else 2 + -(-count // 3))  # head, a piece per 3 lines, the end
