@@ -1135,9 +1135,9 @@ def _schema(args: argparse.Namespace) -> int:
 def _merge_lock(args: argparse.Namespace) -> int:
     from renderer.store.lockfile import LockText, merge_locks, read_lock_text, write_lock
 
-    base, _, _ = read_lock_text(Path(args.base))
-    ours, _, text = read_lock_text(Path(args.ours))
-    theirs, _, _ = read_lock_text(Path(args.theirs))
+    base, _ = read_lock_text(Path(args.base))
+    ours, text = read_lock_text(Path(args.ours))
+    theirs, _ = read_lock_text(Path(args.theirs))
     merged, conflicts = merge_locks(base, ours, theirs)
     write_lock(Path(args.ours), text.spec_name, merged, LockText(text.spec_name))
     if conflicts:

@@ -28,6 +28,7 @@ from renderer.records import (
     StateAsset,
 )
 from renderer.spec.model import Asset, Project
+from renderer.store.atomic import sha256_file
 from renderer.store.lockfile import LockText, lock_path, read_lock_part, read_lock_text, write_lock
 from renderer.store.manifest import manifest_line, manifest_pieces, write_manifest
 from renderer.store.state import file_digest, save_state, stat_pair
@@ -98,7 +99,8 @@ class Books:
         part = read_lock_part(self.lock_file, set(project.assets)) if elsewhere is not None else None
         if part is None:
             part = read_lock_text(self.lock_file, with_texts=writes_lock)
-        read, self.lock_bytes, self._lock_text = part
+        read, self._lock_text = part
+        self.lock_bytes = b""  # what this run last wrote (not what it read: its LockText reads that)
         self._read = dict(read)
         self.locked: Mapping[str, LockEntry] = self._read  # as read, for lookups and --locked
         self.entries: dict[str, LockEntry] = dict(read)  # what the lockfile will say
@@ -180,7 +182,10 @@ class Books:
         100,000 assets the file read and the file written are 55 MB each, and the entries 110 MB, which
         the manifest and the snapshot can use)."""
         self.flush()
-        self.lock_sha = file_digest(self.lock_bytes)
+        if self.lock_bytes or not self.lock_file.exists():
+            self.lock_sha = file_digest(self.lock_bytes)
+        else:  # as it was read, not written this run
+            self.lock_sha = sha256_file(self.lock_file)[0]
         self.lock_stamp = stat_pair(str(self.lock_file)) or (-1, -1)
         self.lock_bytes = b""
         self._lock_text = LockText(self.project.path.name)

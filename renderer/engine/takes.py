@@ -50,7 +50,7 @@ def record_pick(project: Project, name: str, take: int) -> LockEntry:
     if asset.pick is not None and asset.pick != take:
         raise UsageError(f"the spec pins asset '{name}' to take {asset.pick} ('pick: {asset.pick}'); change it there")
     path = lock_path(project.path)
-    entries, _, text = read_lock_text(path)
+    entries, text = read_lock_text(path)
     made = entries.get(take_name(name, take))
     if made is None or made.sha256 is None:
         raise UsageError(f"take {take} of '{name}' is not made yet; render {project.display} first")

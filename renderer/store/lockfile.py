@@ -21,6 +21,7 @@ from renderer.store.atomic import atomic_write_bytes
 
 LOCK_VERSION = 1
 HEADER = "# Written by render: commit it with the spec. Do not edit by hand.\n"
+Stamp = tuple[int, int, int, int]  # a file's size, mtime_ns, inode and device: it is the one read
 
 
 def lock_path(spec: Path) -> Path:
@@ -38,25 +39,49 @@ class LockText:
     ``known``: entries whose text is at (start, end) of ``source`` (the lockfile's bytes), with the entry
     it says; ``outside``: where the entries that were not read are (a part of a spec, decided
     incrementally, reads only its own), written back as they were unless ``drop`` removes them. Offsets,
-    not copies: the texts of 100,000 entries would hold the lockfile's 55 MB a second time."""
+    not copies: the texts of 100,000 entries would hold the lockfile's 55 MB a second time. ``source``
+    may be a file and the stamp it had when it was read: read again at the first render (a run that
+    changes no entry never holds it), its entries all rendered anew if it changed meanwhile."""
 
     def __init__(
         self,
         spec_name: str,
         known: dict[str, tuple[LockEntry, int, int]] | None = None,
         outside: dict[str, tuple[int, int]] | None = None,
-        source: bytes = b"",
+        source: bytes | tuple[Path, Stamp | None] = b"",
     ) -> None:
         self.spec_name = spec_name
         self._known = dict(known or {})
         self.outside = dict(outside or {})
-        self._source = source
+        self._source = b""
+        self._source_file = None
+        if isinstance(source, bytes):
+            self._source = source
+        else:
+            self._source_file = source
+            if outside:
+                raise ValueError("a part of a spec keeps the lockfile's bytes: its other entries are only there")
+
+    def _take_source(self) -> None:
+        if self._source_file is None:
+            return
+        path, stamp = self._source_file
+        self._source_file = None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = None
+        if data is None or stamp is None or _stamp(str(path)) != stamp:
+            self._known = {}  # changed since it was read: every entry rendered anew
+        else:
+            self._source = data
 
     def drop(self, names: set[str]) -> None:
         for name in names:
             self.outside.pop(name, None)
 
     def render(self, entries: dict[str, LockEntry]) -> bytes:
+        self._take_source()
         names = sorted(entries.keys() | self.outside.keys()) if self.outside else sorted(entries)
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
         lines.append("\n" if names else " {}\n")
@@ -166,7 +191,7 @@ def read_ahead(path: Path, *, min_bytes: int = READ_AHEAD_BYTES, with_texts: boo
         forked.start(f"lockfile {path}", _read_plainly, str(path), with_texts)
 
 
-def _stamp(path: str) -> tuple[int, int, int, int] | None:
+def _stamp(path: str) -> Stamp | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -193,59 +218,60 @@ def _spec_name(data: bytes) -> Any:
 
 
 def _read_ahead_result(
-    path: Path, with_bytes: bool
-) -> tuple[bytes, str, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
+    path: Path, with_texts: bool
+) -> tuple[str, Stamp, tuple[dict[str, LockEntry], dict[str, tuple[int, int]]]] | None:
     found = forked.take(f"lockfile {path}")
     if found is None or found[0] != _stamp(str(path)):
         return None  # changed since (a render in another terminal wrote it), or not read
     stamp, spec_name, entries, spans = found
-    data = b""
-    if with_bytes:
-        if spans is None:
-            return None  # read ahead for a plan, which needs no texts
-        data = path.read_bytes()
-        if _stamp(str(path)) != stamp:
-            return None
+    if with_texts and spans is None:
+        return None  # read ahead for a plan, which needs no texts
     make = LockEntry._make
     for name, values in entries.items():  # in place: each tuple let go as its entry is made
         entries[name] = make(values)
-    return data, spec_name, (entries, spans)
+    return spec_name, stamp, (entries, spans)
 
 
-def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], bytes, LockText]:
-    """Like ``read_lock``, with the file's bytes and a LockText that already knows the text of every entry
-    read; with ``with_texts`` false (a run that never writes the lockfile), neither texts nor bytes."""
-    ahead = _read_ahead_result(path, with_bytes=with_texts)
+def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, LockEntry], LockText]:
+    """Like ``read_lock``, with a LockText that knows where the text of every entry read is in the file
+    (read again only when it is first rendered); with ``with_texts`` false (a run that never writes the
+    lockfile), one that knows none."""
+    ahead = _read_ahead_result(path, with_texts)
     parsed: tuple[dict[str, LockEntry], dict[str, tuple[int, int]]] | None
     spec_name: str
+    stamp: Stamp | None
     if ahead is not None:
-        data, spec_name, parsed = ahead
+        spec_name, stamp, parsed = ahead
     else:
+        stamp = _stamp(str(path))
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return {}, b"", LockText(path.with_suffix(".yaml").name)
+            return {}, LockText(path.with_suffix(".yaml").name)
+        if _stamp(str(path)) != stamp:
+            stamp = None  # written while read: its texts are rendered anew
         parsed = _parse_own_format(data, with_spans=with_texts)
         spec_name = _spec_name(data) if parsed is not None else ""
     if parsed is not None:
         entries, spans = parsed
         if not with_texts:
-            return entries, b"", LockText(spec_name)
-        return entries, data, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, source=data)
+            return entries, LockText(spec_name)
+        known = {n: (entries[n], *spans[n]) for n in entries}
+        return entries, LockText(spec_name, known, source=(path, stamp))
     if not data.strip():
-        return {}, data, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
+        return {}, LockText(path.with_suffix(".yaml").name)  # an empty file (a merge base, say)
     entries, named = _read_yaml_lock(path, data)
-    return entries, data, LockText(named or path.with_suffix(".yaml").name)
+    return entries, LockText(named or path.with_suffix(".yaml").name)
 
 
-def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], bytes, LockText] | None:
+def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], LockText] | None:
     """Like ``read_lock_text``, but parsing only these assets' entries: the LockText keeps where every other
     entry's text is (a part of a spec decided incrementally needs a few of many thousands). None for a
     lockfile not in render's own format: read it all."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return {}, b"", LockText(path.with_suffix(".yaml").name)
+        return {}, LockText(path.with_suffix(".yaml").name)
     head = data.split(b"\n", 4)[:4]  # (the rest is looked at where it lies: it may be 50 MB)
     if len(head) < 4 or head[3] != b"assets:" or not head[2].startswith(b"spec: "):
         return None
@@ -282,7 +308,7 @@ def read_lock_part(path: Path, names: set[str]) -> tuple[dict[str, LockEntry], b
     if parsed is None or parsed[0].keys() != spans.keys():
         return None
     entries = parsed[0]
-    return entries, data, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, outside, data)
+    return entries, LockText(spec_name, {n: (entries[n], *spans[n]) for n in entries}, outside, data)
 
 
 _ENTRY_START_BYTES = re.compile(rb'\n  "')

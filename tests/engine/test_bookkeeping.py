@@ -106,7 +106,6 @@ def test_a_plan_lets_the_lockfile_text_go_and_keeps_its_entries(tmp_path: Path) 
     with pytest.raises(RuntimeError):
         Books(project, writes_lock=True).read_only()  # a render must keep what it rewrites
     books = Books(project, writes_lock=False)
-    assert books.lock_bytes == b""  # never read into memory for a run that writes no lockfile
-    assert Books(project, writes_lock=True).lock_bytes
+    assert books.lock_bytes == b""  # the text read is not held (a render reads it again to rewrite it)
     books.read_only()
     assert books.lock_bytes == b"" and set(books.locked) == {"v"} and books.stale_names() == []
