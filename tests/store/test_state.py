@@ -118,3 +118,23 @@ def test_stamps_loaded_before_a_run_are_what_it_takes_while_the_file_holds_still
     taken = take_stamps(path, "1.0")
     assert taken is not None and taken.lock_sha == "changed"
     assert load_stamps(path, "2.0") is None and take_stamps(path, "2.0") is None  # another version's
+
+
+def test_a_snapshot_saved_in_pieces_reads_back_whole_and_in_order(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import marshal
+
+    from renderer.store import state as state_module
+
+    state, _, _ = make_state(tmp_path)
+    many = {f"z{i}": state.assets["a"]._replace(output=f"z{i}.png") for i in range(7)}
+    state = state._replace(assets={**state.assets, **many})
+    monkeypatch.setattr(state_module, "ASSETS_AT_ONCE", 3)  # the head and three pieces of assets
+    path = tmp_path / "s" / "x.marshal"
+    save_state(path, "1.0", state)
+    loaded = load_state(path, "1.0")
+    assert loaded == state and list(loaded.assets) == list(state.assets)
+    older = state._asdict() | {"version": (state_module.STATE_VERSION - 1, "1.0")}
+    older["assets"] = {name: tuple(entry) for name, entry in state.assets.items()}
+    older["files"] = {name: tuple(stamp) for name, stamp in state.files.items()}
+    path.write_bytes(marshal.dumps(older))  # as render <= 0.1 wrote it: one marshal
+    assert load_state(path, "1.0") is None
