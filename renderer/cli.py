@@ -426,11 +426,22 @@ def _keep_validators_in(cache_dir: Path) -> None:
         VALIDATORS.folder = cache_dir / "validators"
 
 
+def _keep_entries_in(cache_dir: Path) -> None:
+    """A big spec's entries as they were read and validated before, by their text, kept with the cache
+    (spec/entrycache.py); not with RENDER_INCREMENTAL=0, which reads everything afresh."""
+    if cache_dir.is_dir() and os.environ.get("RENDER_INCREMENTAL") != "0":
+        from renderer.spec.entrycache import ENTRY_CACHE
+
+        ENTRY_CACHE.path = cache_dir / "entries"
+
+
 def _validate(args: argparse.Namespace) -> int:
     from renderer.spec.resolve import load_project
     from renderer.store.paths import default_cache_dir
 
-    _keep_validators_in(default_cache_dir().resolve())
+    cache_dir = default_cache_dir().resolve()
+    _keep_validators_in(cache_dir)
+    _keep_entries_in(cache_dir)
     with _quiet_collector():
         project = load_project(Path(args.spec), args.spec)
     warnings = _machine_warnings(project)
@@ -589,10 +600,8 @@ def _render_slow(
     _keep_validators_in(cache_dir)
     _fewer_malloc_arenas()
     incremental = mode is not RunMode.LOCKED and not args.assets and os.environ.get("RENDER_INCREMENTAL") != "0"
-    if incremental and cache_dir.is_dir():
-        from renderer.spec.entrycache import ENTRY_CACHE
-
-        ENTRY_CACHE.path = cache_dir / "entries"
+    if incremental:
+        _keep_entries_in(cache_dir)
     short = _short_way(args, spec, spec_bytes, cache_dir, out) if incremental else None
     if short is not None:
         project, decided, before = short

@@ -102,3 +102,18 @@ def _without_times(report: str) -> object:
     data.pop("elapsed", None)
     assert len(data["assets"]) == entrycache.MIN_ENTRIES + 1
     return data
+
+
+def test_validate_takes_the_entries_read_before_and_still_finds_a_new_problem(tmp_path: Path) -> None:
+    n = entrycache.MIN_ENTRIES
+    spec = write(tmp_path / "p.yaml", spec_text(n))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = render("validate", spec, cwd=tmp_path, cache=cache)
+    assert first.returncode == 0 and f"valid, {n + 1} assets" in first.stdout, first.stderr
+    [saved] = (cache / "entries").iterdir()  # remembered by validate too
+    text = spec.read_text()
+    line = [n for n, entry in enumerate(text.splitlines(), start=1) if entry.startswith("  a7:")][0]
+    spec.write_text(text.replace("a7: {type: image,", "a7: {type: imag,"))  # one entry edited: read afresh
+    bad = render("validate", spec, cwd=tmp_path, cache=cache)
+    assert bad.returncode == 2 and f"p.yaml:{line}:" in bad.stderr and "'imag'" in bad.stderr, bad.stderr
