@@ -34,8 +34,12 @@ BIG_FILE = 1 << 20
 
 @dataclass(frozen=True)
 class Inputs:
-    files: list[InputFile]
     hashes: dict[str, str]  # slot -> bare hex digest
+    where: Callable[[], list[InputFile]] = list  # the files, worked out when asked: a plan seldom asks
+
+    @property
+    def files(self) -> list[InputFile]:
+        return self.where()
 
 
 class InputHasher:
@@ -60,23 +64,30 @@ class InputHasher:
     async def inputs_of(self, asset: Asset, made: Callable[[str], str | None]) -> Inputs | None:
         """The input files and their hashes; ``made`` gives the sha256 of an upstream asset's output, or
         None when it is not known (a plan, before it is made), and then so are the inputs."""
-        files: list[InputFile] = []
         hashes: dict[str, str] = {}
         for ref in asset.inputs:
             if ref.kind == "file":
                 digest = await self.file_digest(ref.target)
-                relative, path = ref.target, self.project.root / ref.target
             else:
                 upstream = made(ref.target)
                 if upstream is None:
                     return None
                 digest = upstream
+            hashes[ref.slot] = digest
+        return Inputs(hashes, lambda: self.files_of(asset, hashes)) if hashes else Inputs(hashes)
+
+    def files_of(self, asset: Asset, hashes: dict[str, str]) -> list[InputFile]:
+        """The input files whose digests are ``hashes`` (as ``inputs_of`` found them)."""
+        files = []
+        for ref in asset.inputs:
+            if ref.kind == "file":
+                relative, path = ref.target, self.project.root / ref.target
+            else:
                 relative = self.project.assets[ref.target].output
                 path = self.project.output_dir / relative
-            hashes[ref.slot] = digest
             # the type from the name as written: the same suffix, and no text made of the whole path
-            files.append(InputFile(ref.slot, path, digest, media_type_of(relative)))
-        return Inputs(files, hashes)
+            files.append(InputFile(ref.slot, path, hashes[ref.slot], media_type_of(relative)))
+        return files
 
 
 class InputCopies:

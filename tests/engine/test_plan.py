@@ -32,7 +32,7 @@ def planner_at(tmp_path: Path, locked: dict[str, LockEntry], located: bool = Tru
         from renderer.engine.inputs import Inputs
 
         outcome.key = KEY
-        return (Inputs([], {}), KEY) if located else None
+        return (Inputs({}), KEY) if located else None
 
     pool = ProviderPool(project.providers, ProviderContext(cache.scratch, {}))
     reporter = PlainReporter(io.StringIO(), quiet=True)

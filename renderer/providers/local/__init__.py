@@ -67,6 +67,9 @@ def _compose_problems(asset: Asset, assets: dict[str, Asset]) -> list[str]:
     return problems
 
 
+CLIP_SUFFIXES = (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg")  # what compose takes as a clip
+
+
 class LocalProvider:
     name: ClassVar[str] = "local"
     free: ClassVar[bool] = True
@@ -97,14 +100,10 @@ class LocalProvider:
             problems.append("upscale needs 'scale' (for example 2) or a target 'width' / 'height'")
         if asset.type == "compose":
             problems += _compose_problems(asset, assets)
-        for ref in asset.inputs:
-            source = input_path(ref, assets)
-            if (
-                asset.type == "compose"
-                and ref.slot.startswith("clips.")
-                and Path(source).suffix.lower() not in (".mp4", ".mov", ".webm", ".png", ".jpg", ".jpeg")
-            ):
-                problems.append(f"clip '{ref.target}' is not a video or image")
+            for ref in asset.inputs:
+                suffix = Path(input_path(ref, assets)).suffix.lower()
+                if ref.slot.startswith("clips.") and suffix not in CLIP_SUFFIXES:
+                    problems.append(f"clip '{ref.target}' is not a video or image")
         return problems
 
     @classmethod
