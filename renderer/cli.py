@@ -609,7 +609,7 @@ def _render_slow(
         from renderer.store import cache, forked, lockfile, state
 
         if incremental:  # the short way loaded the snapshot and passed: all of it but the stamps goes now
-            state.load_stamps(state.state_path(cache_dir, spec), snapshot_version())
+            state.load_stamps(state.state_path(cache_dir, spec), snapshot_version(), outputs=not mode.plans)
         # the lockfile parsed, and the records it names read, on the other core while the spec loads
         lock_file = lockfile.lock_path(spec.resolve())
         lockfile.read_ahead(lock_file, with_texts=mode.writes_lock)

@@ -128,7 +128,7 @@ class Run:
             self.cache.answer_as_of_now(lookups=len(self.order))
         self.state_file = state_path(options.cache_dir, project.path)
         if options.part is None:
-            prior = self.prior = take_stamps(self.state_file, options.version)
+            prior = self.prior = take_stamps(self.state_file, options.version, outputs=not self.mode.plans)
         else:
             prior = self.prior = load_state(self.state_file, options.version)
             if prior is None:

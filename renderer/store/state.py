@@ -53,20 +53,21 @@ def load_state(path: Path, version: str) -> Snapshot | None:
     return state
 
 
-def stamps_only(state: Snapshot) -> Snapshot:
+def stamps_only(state: Snapshot, *, outputs: bool = True) -> Snapshot:
     """The snapshot as the full path uses it: the stamps of inputs and outputs (size, mtime and digest),
     without the manifest lines, dependencies and entry digests that only a no-op and the short way read
-    (at 100,000 assets, 110 MB of the 130)."""
+    (at 100,000 assets, 110 MB of the 130); without ``outputs`` (a plan, which copies nothing out), only
+    the inputs'."""
     _LOADED.clear()  # the whole snapshot is let go: a later load reads the file again
     make = StateAsset
     assets = {name: make("", e.size, e.mtime_ns, (), e.sha256, "") for name, e in state.assets.items()}
-    return state._replace(assets=assets, chunks={})
+    return state._replace(assets=assets if outputs else {}, chunks={})
 
 
-_STAMPS: dict[str, tuple[tuple[int, int], str, Snapshot]] = {}
+_STAMPS: dict[str, tuple[tuple[int, int], str, bool, Snapshot]] = {}
 
 
-def load_stamps(path: Path, version: str) -> Snapshot | None:
+def load_stamps(path: Path, version: str, *, outputs: bool = True) -> Snapshot | None:
     """``stamps_only`` of the snapshot at ``path``, kept for the run to take (``take_stamps``): a run that
     goes down the full path lets the whole snapshot go this way before it loads its spec, not after."""
     state = load_state(path, version)
@@ -74,17 +75,17 @@ def load_stamps(path: Path, version: str) -> Snapshot | None:
     _STAMPS.clear()
     if state is None or stamp is None:
         return None
-    slim = stamps_only(state)
-    _STAMPS[str(path)] = (stamp, version, slim)
+    slim = stamps_only(state, outputs=outputs)
+    _STAMPS[str(path)] = (stamp, version, outputs, slim)
     return slim
 
 
-def take_stamps(path: Path, version: str) -> Snapshot | None:
+def take_stamps(path: Path, version: str, *, outputs: bool = True) -> Snapshot | None:
     """What ``load_stamps`` gave, if the file is still the one it read; else read now."""
     known = _STAMPS.pop(str(path), None)
-    if known is not None and known[0] == stat_pair(str(path)) and known[1] == version:
-        return known[2]
-    slim = load_stamps(path, version)
+    if known is not None and known[:3] == (stat_pair(str(path)), version, outputs):
+        return known[3]
+    slim = load_stamps(path, version, outputs=outputs)
     _STAMPS.clear()
     return slim
 

@@ -118,6 +118,9 @@ def test_stamps_loaded_before_a_run_are_what_it_takes_while_the_file_holds_still
     taken = take_stamps(path, "1.0")
     assert taken is not None and taken.lock_sha == "changed"
     assert load_stamps(path, "2.0") is None and take_stamps(path, "2.0") is None  # another version's
+    load_stamps(path, "1.0")
+    plan = take_stamps(path, "1.0", outputs=False)  # a plan copies nothing out: only the inputs' stamps
+    assert plan is not None and plan.assets == {} and plan.files == state.files
 
 
 def test_a_snapshot_saved_in_pieces_reads_back_whole_and_in_order(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
