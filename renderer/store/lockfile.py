@@ -86,7 +86,8 @@ class LockText:
         lines = [HEADER, f"lock-version: {LOCK_VERSION}\n", f"spec: {_scalar(self.spec_name)}\n", "assets:"]
         lines.append("\n" if names else " {}\n")
         head = "".join(lines).encode()
-        parts = [head]
+        parts: list[bytes | memoryview] = [head]
+        source = memoryview(self._source)  # runs of it joined without a copy each: 55 MB at 100,000 entries
         at = len(head)  # where the next text goes in the new lockfile
         run_start = run_end = 0  # texts of the source next to each other, copied in one piece
         known: dict[str, tuple[LockEntry, int, int]] = {}
@@ -100,7 +101,7 @@ class LockText:
             else:
                 was = self._known.get(name)
                 if was is None or not (was[0] is entry or was[0] == entry):  # rendered anew
-                    parts.append(self._source[run_start:run_end])
+                    parts.append(source[run_start:run_end])
                     run_start = run_end = 0
                     text = _entry_text(name, entry).encode()
                     parts.append(text)
@@ -111,11 +112,11 @@ class LockText:
                 # the same offsets (the same tuple) unless a text before it changed length
                 known[name] = was if at == start else (entry, at, at + end - start)
             if start != run_end:  # copied from the source, with its neighbours
-                parts.append(self._source[run_start:run_end])
+                parts.append(source[run_start:run_end])
                 run_start = start
             run_end = end
             at += end - start
-        parts.append(self._source[run_start:run_end])
+        parts.append(source[run_start:run_end])
         data = b"".join(parts)
         self._known, self.outside, self._source = known, outside, data
         return data
@@ -164,9 +165,10 @@ def write_lock(
     keeps it, so a 50 MB lockfile is not read again to be compared)."""
     data = (text or LockText(spec_name)).render(entries)
     try:
-        known = previous if previous is not None and path.stat().st_size == len(previous) else path.read_bytes()
-        if known == data:
-            return data
+        if path.stat().st_size == len(data):  # else it says something else: not read to be compared
+            known = previous if previous is not None and len(previous) == len(data) else path.read_bytes()
+            if known == data:
+                return data
     except OSError:
         pass
     atomic_write_bytes(path, data)
