@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,12 @@ settings.register_profile("ci", deadline=None, suppress_health_check=[HealthChec
 settings.load_profile("ci")
 
 E2E = Path(__file__).parent / "e2e"
+
+# Tests send Ctrl-C to render. Started in the background of a shell without job control, or by a runner that
+# ignores SIGINT, the suite would pass the ignoring on to every render it starts, which would then, as it
+# should, ignore Ctrl-C (and run to its end). Render's own children get the default disposition back.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
