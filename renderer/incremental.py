@@ -31,9 +31,9 @@ from renderer.spec.split import chunk_digests, split_of
 
 def short_way(state: Snapshot, spec_bytes: bytes, lock_file: str, out_dir: str | None) -> Decided | None:
     """Whether, and how, a changed spec can be decided from the snapshot; None: take the full path."""
-    from renderer.store.state import lock_as_saved, stat_pair
+    from renderer.store.state import lock_as_saved, providers_as_saved, stat_pair
 
-    if not state.head_sha or not lock_as_saved(state, lock_file):
+    if not state.head_sha or not lock_as_saved(state, lock_file) or not providers_as_saved(state):
         return None
     if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
         return None

@@ -250,6 +250,9 @@ class Snapshot(NamedTuple):
     # them); "" and {} when the spec's layout is unusual
     head_sha: str = ""
     chunks: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+    # (size, mtime_ns) of the module files of the third-party providers it used: one upgraded or edited (a
+    # new recipe_version, say) may make other bytes, which render's own version does not say
+    providers: dict[str, tuple[int, int]] = {}
     # the lockfile's (size, mtime_ns) when ``lock_sha`` was taken: the same stamp, the same lockfile (as for
     # outputs and input files), so a no-op need not read and hash a 55 MB lockfile; another stamp: its digest
     lock_stamp: tuple[int, int] = (-1, -1)

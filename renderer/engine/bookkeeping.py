@@ -230,6 +230,7 @@ class Books:
         complete: bool = True,
         before: Snapshot | None = None,
         premade: Iterable[str] = (),
+        providers: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Save the snapshot of a run that decided every asset: ``outputs`` has each finished asset's
         manifest entry, its line in this run's manifest, and the (size, mtime_ns) of its output file. A run
@@ -237,7 +238,8 @@ class Books:
         digest) and whose entries with an unfinished asset always count as changed, so only they and what
         depends on them are decided again. A part of a spec takes the assets it did not decide
         (``self.elsewhere``, and ``premade``, those it took as made) from ``before``, the snapshot it was
-        decided against. After ``close``: the snapshot names the lockfile it wrote."""
+        decided against. ``providers``: the stamps of the third-party providers' files the run used (a
+        part of a spec adds the snapshot's). After ``close``: the snapshot names the lockfile it wrote."""
         if not self.lock_sha:
             raise RuntimeError("save_snapshot before close: the lockfile may still change")
         deps = self.project.deps()
@@ -288,6 +290,7 @@ class Books:
                 assets=_by_output(assets),
                 head_sha=head_sha,
                 chunks=chunks,
+                providers={**(before.providers if before is not None else {}), **(providers or {})},
             ),
         )
 

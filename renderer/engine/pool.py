@@ -4,11 +4,12 @@ providers only through this pool and the ``Provider`` Protocol; it knows no prov
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 
 from renderer.engine.scheduler import PrioritySlots
 from renderer.providers.base import Estimates, Provider, ProviderContext
-from renderer.providers.registry import provider_class
+from renderer.providers.registry import plugin_files, provider_class
 from renderer.spec.model import ProviderSettings
 
 
@@ -24,6 +25,18 @@ class ProviderPool:
 
     def settings_for(self, name: str) -> ProviderSettings:
         return self.settings.get(name) or ProviderSettings(name, name, {})
+
+    def plugin_stamps(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of the module file of each third-party implementation the provider blocks
+        ``names`` use (registry.plugin_files), for the no-op snapshot."""
+        stamps = {}
+        for path in plugin_files({self.settings_for(name).use for name in names}):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            stamps[path] = (st.st_size, st.st_mtime_ns)
+        return stamps
 
     def class_of(self, name: str) -> type[Provider]:
         cls: type[Provider] = provider_class(self.settings_for(name).use)

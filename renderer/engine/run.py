@@ -538,6 +538,7 @@ class Run:
                 complete=complete,
                 before=self.prior if self.part is not None else None,
                 premade=self.part.premade.keys() if self.part is not None else (),
+                providers=self.pool.plugin_stamps({self.project.assets[name].provider for name in self.order}),
             )
         notes = [self.scrub(note) for note in self.cache.notes]
         over = self.budget.summary()

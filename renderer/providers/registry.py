@@ -8,7 +8,9 @@ formats they deliver by default, and the provider-block options a third-party pr
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,20 @@ def provider_class(name: str) -> type[Provider]:
         loaded: type[Provider] = _entry_points()[name].load()
         return loaded
     raise KeyError(name)
+
+
+def plugin_files(names: Iterable[str]) -> list[str]:
+    """The module files of the third-party implementations among ``names`` (those that load): a no-op
+    snapshot keeps their stamps, so that a plugin upgraded or edited is noticed without importing it."""
+    files = []
+    for name in sorted(set(names) - BUILTIN.keys()):
+        try:
+            path = getattr(sys.modules[provider_class(name).__module__], "__file__", None)
+        except (KeyError, ImportError):
+            continue
+        if path:
+            files.append(os.path.abspath(path))
+    return files
 
 
 @cache  # asked once per asset while a spec loads; a Protocol isinstance check costs ~10 us

@@ -26,7 +26,7 @@ from renderer.records import FileStamp, Snapshot, StateAsset
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-STATE_VERSION = 11  # 11: written in pieces
+STATE_VERSION = 12  # 11: written in pieces; 12: with the providers' stamps
 
 
 def state_path(cache_dir: Path, spec: Path) -> Path:
@@ -169,11 +169,18 @@ def lock_as_saved(state: Snapshot, lock_file: str) -> bool:
         return False
 
 
+def providers_as_saved(state: Snapshot) -> bool:
+    """Whether the third-party providers the snapshot's run used are as they were (by their files' stamps)."""
+    return all(stat_pair(path) == tuple(stamp) for path, stamp in state.providers.items())
+
+
 def unchanged(
     state: Snapshot, spec_bytes: bytes, lock_file: str, out_dir: str | None, selection: list[str]
 ) -> list[str] | None:
     """The names that need nothing (the selection and what it needs), or None if anything may need work."""
     if state.spec_sha != file_digest(spec_bytes) or not lock_as_saved(state, lock_file):
+        return None
+    if not providers_as_saved(state):
         return None
     if out_dir is not None and os.path.abspath(out_dir) != state.out_dir:
         return None

@@ -367,11 +367,29 @@ def test_a_third_party_provider_plugs_in_through_an_entry_point(tmp_path: Path, 
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shiny\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[renderer.providers]\nshiny = shiny:ShinyProvider\n")
     spec = tmp_path / "p.yaml"
-    body = "assets:\n  s: {type: image, provider: shiny, prompt: x, width: 32}\n"
+    body = (
+        "assets:\n  s: {type: image, provider: shiny, prompt: x, width: 32}\n"
+        "  t: {type: image, provider: shiny, prompt: y, width: 32}\n"
+    )
     spec.write_text("version: 1\nproviders:\n  shiny: {gloss: 3, max_concurrency: 2}\n" + body)
     result = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
     assert result.returncode == 0, result.stderr
-    assert yaml.safe_load((tmp_path / "p.lock").read_text())["assets"]["s"]["provider"] == "shiny"
+    made = yaml.safe_load((tmp_path / "p.lock").read_text())["assets"]["s"]
+    assert made["provider"] == "shiny"
+    again = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
+    assert "nothing to generate" in again.stdout + again.stderr  # the no-op
+    # the plugin upgraded: a new recipe version (its bytes may differ), which no version of render's says
+    code = plugin / "shiny" / "__init__.py"
+    code.write_text(code.read_text().replace("'shiny-1'", "'shiny-10'"))
+    upgraded = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
+    assert upgraded.returncode == 0 and "nothing to generate" not in upgraded.stdout + upgraded.stderr
+    assert yaml.safe_load((tmp_path / "p.lock").read_text())["assets"]["s"]["key"] != made["key"]
+    # upgraded again, and t edited: the short way, which would decide t alone, steps aside
+    code.write_text(code.read_text().replace("'shiny-10'", "'shiny-100'"))
+    spec.write_text(spec.read_text().replace("prompt: y", "prompt: z"))
+    code_, report = render_json(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})
+    assert code_ == 0 and report["assets"]["s"]["status"] == "generated" and "decided_again" not in report
+    spec.write_text(spec.read_text().replace("prompt: z", "prompt: y"))
     # its own options are checked against the schema it declares; keys nobody declares are still refused
     spec.write_text("version: 1\nproviders:\n  shiny: {gloss: 11, shine: 1}\n" + body)
     result = render(spec, cwd=tmp_path, cache=cache, env={"PYTHONPATH": str(plugin)})

@@ -57,6 +57,16 @@ def test_every_kind_of_change_is_seen(tmp_path: Path) -> None:
     assert unchanged(state, spec, lock, None, []) is None
 
 
+def test_a_third_party_provider_upgraded_is_a_change(tmp_path: Path) -> None:
+    state, spec, lock = make_state(tmp_path)
+    module = tmp_path / "shiny.py"
+    module.write_text("recipe_version = 'shiny-1'\n")
+    state = state._replace(providers={str(module): stat_pair(str(module))})
+    assert unchanged(state, spec, lock, None, []) == ["a", "b"]
+    module.write_text("recipe_version = 'shiny-10'\n")  # the plugin's module file, upgraded or edited
+    assert unchanged(state, spec, lock, None, []) is None
+
+
 def test_the_lockfile_is_known_by_its_stamp_or_else_by_its_digest(tmp_path: Path) -> None:
     state, spec, lock = make_state(tmp_path)
     os.utime(lock, ns=(7, 7))  # touched, the same text: its digest says it is the same lockfile
