@@ -4,13 +4,13 @@ providers only through this pool and the ``Provider`` Protocol; it knows no prov
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 
 from renderer.engine.scheduler import PrioritySlots
 from renderer.providers.base import Estimates, Provider, ProviderContext
 from renderer.providers.registry import plugin_files, provider_class
 from renderer.spec.model import ProviderSettings
+from renderer.store.state import stat_pair
 
 
 class ProviderPool:
@@ -29,14 +29,8 @@ class ProviderPool:
     def plugin_stamps(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of the module file of each third-party implementation the provider blocks
         ``names`` use (registry.plugin_files), for the no-op snapshot."""
-        stamps = {}
-        for path in plugin_files({self.settings_for(name).use for name in names}):
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            stamps[path] = (st.st_size, st.st_mtime_ns)
-        return stamps
+        files = plugin_files({self.settings_for(name).use for name in names})
+        return {path: stamp for path in files if (stamp := stat_pair(path)) is not None}
 
     def class_of(self, name: str) -> type[Provider]:
         cls: type[Provider] = provider_class(self.settings_for(name).use)
