@@ -205,14 +205,20 @@ def _read_plainly(path: str, with_spans: bool) -> tuple[Any, ...] | None:
     """The file's stamp, spec name, entries (as tuples) and spans, in plain values; None unless the fast
     reader reads it (and the file held still meanwhile). Not the file's bytes: whoever needs them reads
     them again (a 100,000-entry lockfile's 55 MB, through the pipe, would be held twice at once)."""
-    before = _stamp(path)
-    data = Path(path).read_bytes()
-    parsed = _parse_own_format(data, with_spans=with_spans)
-    if parsed is None or _stamp(path) != before:
+    data, stamp = _read_held_still(Path(path))
+    parsed = _parse_own_format(data, with_spans=with_spans) if stamp is not None else None
+    if parsed is None:
         return None
     entries, spans = parsed
     plain = {name: tuple(entry) for name, entry in entries.items()}
-    return before, _spec_name(data), plain, spans if with_spans else None
+    return stamp, _spec_name(data), plain, spans if with_spans else None
+
+
+def _read_held_still(path: Path) -> tuple[bytes, Stamp | None]:
+    """The file's bytes, and its stamp if it held still while they were read (else None)."""
+    before = _stamp(str(path))
+    data = path.read_bytes()
+    return data, before if before is not None and _stamp(str(path)) == before else None
 
 
 def _spec_name(data: bytes) -> Any:
@@ -245,13 +251,10 @@ def read_lock_text(path: Path, *, with_texts: bool = True) -> tuple[dict[str, Lo
     if ahead is not None:
         spec_name, stamp, parsed = ahead
     else:
-        stamp = _stamp(str(path))
         try:
-            data = path.read_bytes()
+            data, stamp = _read_held_still(path)  # no stamp: written while read, its texts rendered anew
         except FileNotFoundError:
             return {}, LockText(path.with_suffix(".yaml").name)
-        if _stamp(str(path)) != stamp:
-            stamp = None  # written while read: its texts are rendered anew
         parsed = _parse_own_format(data, with_spans=with_texts)
         spec_name = _spec_name(data) if parsed is not None else ""
     if parsed is not None:
