@@ -75,12 +75,18 @@ def test_a_damaged_entry_cache_is_not_used(tmp_path: Path, cache_folder: Path) -
     assert load_project(spec).assets == expected.assets
 
 
-def test_a_head_edit_in_a_big_spec_plans_as_without_the_cache(tmp_path: Path) -> None:
-    """Through the command: the full path takes the entries a run before read, and plans the same."""
+def big_spec_and_cache(tmp_path: Path) -> tuple[int, Path, Path]:
+    """A spec just big enough for the entry cache (n entries and one more), and an empty cache folder."""
     n = entrycache.MIN_ENTRIES
     spec = write(tmp_path / "p.yaml", spec_text(n))
     cache = tmp_path / "cache"
     cache.mkdir()
+    return n, spec, cache
+
+
+def test_a_head_edit_in_a_big_spec_plans_as_without_the_cache(tmp_path: Path) -> None:
+    """Through the command: the full path takes the entries a run before read, and plans the same."""
+    n, spec, cache = big_spec_and_cache(tmp_path)
     first = render("plan", spec, cwd=tmp_path, cache=cache)
     assert first.returncode == 0, first.stderr
     [saved] = (cache / "entries").iterdir()
@@ -105,15 +111,12 @@ def _without_times(report: str) -> object:
 
 
 def test_validate_takes_the_entries_read_before_and_still_finds_a_new_problem(tmp_path: Path) -> None:
-    n = entrycache.MIN_ENTRIES
-    spec = write(tmp_path / "p.yaml", spec_text(n))
-    cache = tmp_path / "cache"
-    cache.mkdir()
+    n, spec, cache = big_spec_and_cache(tmp_path)
     first = render("validate", spec, cwd=tmp_path, cache=cache)
     assert first.returncode == 0 and f"valid, {n + 1} assets" in first.stdout, first.stderr
     [saved] = (cache / "entries").iterdir()  # remembered by validate too
     text = spec.read_text()
-    line = [n for n, entry in enumerate(text.splitlines(), start=1) if entry.startswith("  a7:")][0]
+    line = next(number for number, text_line in enumerate(text.splitlines(), 1) if text_line.startswith("  a7:"))
     spec.write_text(text.replace("a7: {type: image,", "a7: {type: imag,"))  # one entry edited: read afresh
     bad = render("validate", spec, cwd=tmp_path, cache=cache)
     assert bad.returncode == 2 and f"p.yaml:{line}:" in bad.stderr and "'imag'" in bad.stderr, bad.stderr
